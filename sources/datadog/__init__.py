@@ -1,0 +1,126 @@
+"""The Datadog dlt source: Model Lab runs (and, as they land, LLM Observability resources).
+
+Tables (schema ``datadog``):
+- ``model_lab_runs``: one row per run, merged on ``id``.
+- ``model_lab_run_metrics``, ``model_lab_run_params``, ``model_lab_run_tags``: one row per
+  (run_id, key); all of a run's rows are replaced whenever the run is read again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import dlt
+from dlt.extract.hints import make_hints
+from dlt.sources import DltResource
+
+from sources.datadog.client import make_client
+from sources.datadog.model_lab import (
+    CHILD_SCHEMAS,
+    RUNS_TABLE,
+    TOMBSTONE,
+    ModelLabFilters,
+    ModelLabReader,
+)
+from sources.datadog.settings import DEFAULT_SITE, MODEL_LAB_DEFAULT_LAG_S, SITES
+from sources.errors import ConfigError
+from sources.http_client import RateLimitPacer, SourceStats, validate_base_url
+
+__all__ = ["datadog", "datadog_base_url"]
+
+
+def datadog_base_url(site: str, base_url: str | None) -> str:
+    """The API base URL: an explicit ``base_url`` wins over the one derived from ``site``."""
+    if base_url:
+        return validate_base_url(
+            base_url, "datadog", "SOURCES__DATADOG__BASE_URL", "https://api.datadoghq.eu"
+        )
+    if site not in SITES:
+        hint = f" (did you mean {site.removeprefix('app.')!r}?)" if site.removeprefix("app.") in SITES else ""
+        raise ConfigError(
+            "datadog",
+            f"DD_SITE={site!r} is not a Datadog site{hint}",
+            f"Use one of: {', '.join(SITES)} (default {DEFAULT_SITE}).",
+        )
+    return SITES[site]
+
+
+@dlt.source(name="datadog", section="datadog", max_table_nesting=0)
+def datadog(
+    api_key: str = dlt.secrets.value,
+    app_key: str = dlt.secrets.value,
+    site: str = DEFAULT_SITE,
+    base_url: str | None = None,
+    model_lab_project_ids: Sequence[int] | None = None,
+    model_lab_statuses: Sequence[str] | None = None,
+    model_lab_tags: str | None = None,
+    model_lab_params: str | None = None,
+    model_lab_parent_run_id: str | None = None,
+    model_lab_text_filter: str | None = None,
+    model_lab_lag_seconds: int = MODEL_LAB_DEFAULT_LAG_S,
+    model_lab_run_ids: Sequence[int] | None = None,
+    full_refresh: bool = False,
+    stats: SourceStats | None = None,
+) -> list[DltResource]:
+    """Datadog resources for one org.
+
+    Args:
+        api_key, app_key: Datadog API and application keys.
+        site: one of the nine Datadog sites; ``base_url`` overrides the URL derived from it.
+        model_lab_*: optional Model Lab list filters; project ids and statuses fan out into
+            one list walk each. ``model_lab_lag_seconds`` is how far below the stored cursor an
+            incremental sync re-reads.
+        model_lab_run_ids: read exactly these runs by id instead of walking the list.
+        full_refresh: re-read everything and replace the tables (drops hard-deleted runs).
+        stats: collects requests, progress and warnings for the caller.
+    """
+    url = datadog_base_url(site, base_url)
+    stats = stats if stats is not None else SourceStats()
+    pacer = RateLimitPacer()  # one org: every endpoint shares its rate-limit buckets
+    filters = ModelLabFilters(
+        project_ids=tuple(model_lab_project_ids or ()),
+        statuses=tuple(model_lab_statuses or ()),
+        tags=model_lab_tags,
+        params=model_lab_params,
+        parent_run_id=model_lab_parent_run_id,
+        text=model_lab_text_filter,
+    )
+    disposition = "replace" if full_refresh else "merge"
+    child_hints = {
+        name: make_hints(
+            table_name=name,
+            primary_key=(),
+            merge_key="run_id",
+            write_disposition=disposition,
+            columns={TOMBSTONE: {"data_type": "bool", "hard_delete": True}} if not full_refresh else None,
+        )
+        for name in CHILD_SCHEMAS
+    }
+
+    @dlt.resource(name=RUNS_TABLE, primary_key="id", write_disposition="merge")
+    def model_lab_runs() -> Iterator[Any]:
+        with make_client(
+            api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats
+        ) as client:
+            reader = ModelLabReader(
+                client,
+                dlt.current.resource_state(),
+                filters=filters,
+                lag_s=model_lab_lag_seconds,
+                merge=not full_refresh,
+                on_page=stats.report_progress,
+            )
+            tables = (
+                reader.backfill(model_lab_run_ids) if model_lab_run_ids else reader.sync(full=full_refresh)
+            )
+            for name, arrow_table in tables:
+                if name == RUNS_TABLE:
+                    yield arrow_table
+                else:
+                    yield dlt.mark.with_hints(arrow_table, child_hints[name], create_table_variant=True)
+            stats.warnings.extend(reader.warnings)
+
+    if full_refresh:
+        model_lab_runs.apply_hints(write_disposition="replace")
+    return [model_lab_runs]

@@ -1,0 +1,125 @@
+"""Datadog's HTTP client (auth, rate-limit pacing) and the Model Lab page walker."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sources.datadog.settings import MODEL_LAB_PAGE_SIZE, MODEL_LAB_RUN_PATH, MODEL_LAB_RUNS_PATH
+from sources.errors import CredentialsError, SyncError, UpstreamError
+from sources.http_client import ApiClient, RateLimitPacer, RetryPolicy, SourceStats
+
+SOURCE = "datadog"
+
+
+def make_client(
+    *,
+    api_key: str,
+    app_key: str,
+    base_url: str,
+    site: str,
+    pacer: RateLimitPacer,
+    stats: SourceStats | None = None,
+    retry: RetryPolicy | None = None,
+) -> ApiClient:
+    """An ApiClient with Datadog's auth headers; ``pacer`` is shared by every client of one org."""
+
+    def on_auth_failure(status: int, detail: str) -> SyncError:
+        return CredentialsError(
+            SOURCE,
+            f"{base_url} answered {status} ({detail or 'Forbidden'}): it rejected the API key or the "
+            "application key",
+            "Check DD_API_KEY and DD_APP_KEY (or SOURCES__DATADOG__API_KEY / SOURCES__DATADOG__APP_KEY), "
+            "that the application key is allowed to read Model Lab and LLM Observability, and that "
+            f"DD_SITE matches the site your keys belong to (now {site!r}).",
+        )
+
+    return ApiClient(
+        source=SOURCE,
+        base_url=base_url,
+        headers={"DD-API-KEY": api_key, "DD-APPLICATION-KEY": app_key},
+        secret_values=(api_key, app_key),
+        on_auth_failure=on_auth_failure,
+        pacer=pacer,
+        stats=stats,
+        retry=retry,
+    )
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of the Model Lab run list, with the server's own pagination metadata."""
+
+    runs: list[dict[str, Any]]
+    number: int
+    total: int
+    next_number: int | None
+
+
+def fetch_run_page(
+    client: ApiClient, query: Mapping[str, Any], *, number: int | None = None, size: int = MODEL_LAB_PAGE_SIZE
+) -> RunPage:
+    """One page of the run list. Without ``number`` the server picks its first page."""
+    params = {**query, "page[size]": size}
+    if number is not None:
+        params["page[number]"] = number
+    _, body = client.request_json("GET", MODEL_LAB_RUNS_PATH, endpoint="model_lab.list_runs", params=params)
+    return _parse_page(body)
+
+
+def iter_run_pages(client: ApiClient, query: Mapping[str, Any]) -> Iterator[RunPage]:
+    """Walk the run list by the server's ``meta.page.next_number`` until it runs out.
+
+    The first request carries no page number (the live service numbers pages from 0 while
+    its docs say 1); every later one asks for exactly the number the server announced.
+    ``links`` are ignored: live, they point at another host.
+    """
+    number: int | None = None
+    while True:
+        page = fetch_run_page(client, query, number=number)
+        yield page
+        if page.next_number is None or not page.runs:
+            return
+        if page.next_number <= page.number:
+            raise UpstreamError(
+                SOURCE,
+                f"Model Lab pagination went backwards (page {page.number} announced next page "
+                f"{page.next_number})",
+                "This is a service-side problem; report it to Datadog and run the sync again later.",
+            )
+        number = page.next_number
+
+
+def get_run(client: ApiClient, run_id: int | str) -> dict[str, Any]:
+    """GET one run. Raises NotFoundError for a 404."""
+    _, body = client.request_json(
+        "GET", MODEL_LAB_RUN_PATH.format(run_id=run_id), endpoint="model_lab.get_run"
+    )
+    try:
+        return body["data"]
+    except (KeyError, TypeError):
+        raise _malformed(f"run {run_id}", "no 'data' object") from None
+
+
+def _parse_page(body: Any) -> RunPage:
+    try:
+        meta = body["meta"]["page"]
+        runs = body["data"]
+        next_number = meta.get("next_number")
+        return RunPage(
+            runs=runs,
+            number=int(meta["number"]),
+            total=int(meta["total"]),
+            next_number=int(next_number) if next_number is not None else None,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise _malformed("the run list", f"missing or malformed {exc}") from None
+
+
+def _malformed(what: str, why: str) -> UpstreamError:
+    return UpstreamError(
+        SOURCE,
+        f"the Model Lab response for {what} is not shaped as documented ({why})",
+        "The API may have changed; run with --debug and report the response.",
+    )

@@ -1,0 +1,390 @@
+"""Model Lab runs: how the run list is walked, and how runs become four typed tables.
+
+Nothing here knows about dlt or DuckDB: ``ModelLabReader`` reads pages through an ApiClient,
+keeps its own small state dict (which the dlt resource persists) and yields
+``(table_name, pyarrow.Table)`` pairs.
+
+Why the walks look the way they do (the list has no updated-since filter, only sorts):
+- Incremental: ``sort=-updated_at`` from the top, stopping after the first page that reaches
+  below the stored high-water mark minus a lag. Under this order an update or insert during
+  the walk only pushes rows down (read twice, merged away); the row that moved is newer than
+  the new high-water mark, so the next sync reads it.
+- Full: ``sort=created_at``, an order updates cannot reshuffle, with the high-water mark taken
+  *before* the walk. Hard deletes still shift rows across page boundaries; a walk that saw
+  ``meta.page.total`` shrink, or read fewer runs than the total, is repeated.
+- Unfinished runs (pending/running/paused/unresponsive) are re-read by id on every sync,
+  because their metrics change without moving them in the list. A 404 marks them deleted.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pyarrow as pa
+
+from sources.arrow_tables import TIMESTAMP, parse_timestamp, table, timestamps
+from sources.datadog.client import SOURCE, fetch_run_page, get_run, iter_run_pages
+from sources.datadog.settings import (
+    MODEL_LAB_MAX_FULL_WALKS,
+    MODEL_LAB_PAGE_SIZE,
+    MODEL_LAB_UNFINISHED,
+)
+from sources.errors import ConfigError, NotFoundError, UpstreamError
+from sources.http_client import ApiClient
+
+log = logging.getLogger("runyard.datadog.model_lab")
+
+RUNS_TABLE = "model_lab_runs"
+METRICS_TABLE = "model_lab_run_metrics"
+PARAMS_TABLE = "model_lab_run_params"
+TAGS_TABLE = "model_lab_run_tags"
+# Child tables carry one marker row per run whose list came back empty; dlt's merge treats it
+# as "delete every row with this run_id" and never inserts it (PITFALLS.md §b).
+TOMBSTONE = "_tombstone"
+
+RUNS_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.int64(), nullable=False),
+        pa.field("name", pa.string()),
+        pa.field("description", pa.string()),
+        pa.field("status", pa.string()),
+        pa.field("project_id", pa.int64()),
+        pa.field("owner_id", pa.string()),
+        pa.field("created_at", TIMESTAMP),
+        pa.field("updated_at", TIMESTAMP),
+        pa.field("started_at", TIMESTAMP),
+        pa.field("completed_at", TIMESTAMP),
+        pa.field("duration", pa.float64()),
+        pa.field("deleted_at", TIMESTAMP),
+        pa.field("has_children", pa.bool_()),
+        pa.field("is_pinned", pa.bool_()),
+        pa.field("external_url", pa.string()),
+        pa.field("mlflow_artifact_location", pa.string()),
+    ]
+)
+METRICS_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.int64(), nullable=False),
+        pa.field("key", pa.string()),
+        pa.field("count", pa.int64()),
+        pa.field("min", pa.float64()),
+        pa.field("max", pa.float64()),
+        pa.field("mean", pa.float64()),
+        pa.field("latest", pa.float64()),
+        pa.field("stddev", pa.float64()),
+        pa.field("first_step", pa.int64()),
+        pa.field("last_step", pa.int64()),
+        pa.field(TOMBSTONE, pa.bool_()),
+    ]
+)
+KEY_VALUE_SCHEMA = pa.schema(
+    [
+        pa.field("run_id", pa.int64(), nullable=False),
+        pa.field("key", pa.string()),
+        pa.field("value", pa.string()),
+        pa.field(TOMBSTONE, pa.bool_()),
+    ]
+)
+CHILD_SCHEMAS = {METRICS_TABLE: METRICS_SCHEMA, PARAMS_TABLE: KEY_VALUE_SCHEMA, TAGS_TABLE: KEY_VALUE_SCHEMA}
+_METRIC_FIELDS = ("count", "min", "max", "mean", "latest", "stddev", "first_step", "last_step")
+_RUN_TIMESTAMPS = ("created_at", "updated_at", "started_at", "completed_at", "deleted_at")
+
+
+@dataclass(frozen=True)
+class ModelLabFilters:
+    """Optional list filters from config. Project ids and statuses fan out (the API takes one each)."""
+
+    project_ids: tuple[int, ...] = ()
+    statuses: tuple[str, ...] = ()
+    tags: str | None = None
+    params: str | None = None
+    parent_run_id: str | None = None
+    text: str | None = None
+
+    def partitions(self) -> list[tuple[str, dict[str, Any]]]:
+        """(state key, query) for every project x status combination the filters ask for."""
+        common = {
+            k: v
+            for k, v in (
+                ("filter[tags]", self.tags),
+                ("filter[params]", self.params),
+                ("filter[parent_run_id]", self.parent_run_id),
+                ("filter", self.text),
+            )
+            if v
+        }
+        result = []
+        for project in self.project_ids or (None,):
+            for status in self.statuses or (None,):
+                query = dict(common)
+                if project is not None:
+                    query["filter[project_id]"] = project
+                if status is not None:
+                    query["filter[status]"] = status
+                key = "&".join(f"{k}={v}" for k, v in sorted(query.items())) or "all"
+                result.append((key, query))
+        return result
+
+
+def run_tables(runs: Sequence[dict[str, Any]], *, tombstones: bool) -> dict[str, pa.Table]:
+    """Shape Model Lab run objects (``data[]`` items) into the four tables.
+
+    ``null`` and absent are the same (the live service omits optional fields). A null
+    ``params`` is read as "no params": the run's current state has none, so old rows go.
+    """
+    ids: list[int] = []
+    attrs_list: list[dict[str, Any]] = []
+    for run in runs:
+        ids.append(_run_id(run))
+        attrs_list.append(run.get("attributes") or {})
+
+    run_columns: dict[str, Any] = {"id": ids}
+    for name in RUNS_SCHEMA.names[1:]:
+        values = [a.get(name) for a in attrs_list]
+        run_columns[name] = (
+            timestamps(values, source=SOURCE, field=name) if name in _RUN_TIMESTAMPS else values
+        )
+    tables = {RUNS_TABLE: table(RUNS_SCHEMA, run_columns, source=SOURCE)}
+
+    metrics: dict[str, list[Any]] = {name: [] for name in METRICS_SCHEMA.names}
+    params: dict[str, list[Any]] = {name: [] for name in KEY_VALUE_SCHEMA.names}
+    tags: dict[str, list[Any]] = {name: [] for name in KEY_VALUE_SCHEMA.names}
+    for run_id, attrs in zip(ids, attrs_list, strict=True):
+        summaries = _unique_by_key(attrs.get("metric_summaries"))
+        for summary in summaries:
+            metrics["run_id"].append(run_id)
+            metrics["key"].append(summary["key"])
+            for name in _METRIC_FIELDS:
+                metrics[name].append(summary.get(name))
+            metrics[TOMBSTONE].append(None)
+        _key_values(params, run_id, _unique_by_key(attrs.get("params")))
+        _key_values(tags, run_id, _unique_by_key(attrs.get("tags")))
+        if tombstones:
+            for columns, items in (
+                (metrics, summaries),
+                (params, attrs.get("params")),
+                (tags, attrs.get("tags")),
+            ):
+                if not items:
+                    _tombstone(columns, run_id)
+    tables[METRICS_TABLE] = table(METRICS_SCHEMA, metrics, source=SOURCE)
+    tables[PARAMS_TABLE] = table(KEY_VALUE_SCHEMA, params, source=SOURCE)
+    tables[TAGS_TABLE] = table(KEY_VALUE_SCHEMA, tags, source=SOURCE)
+    return tables
+
+
+def _run_id(run: dict[str, Any]) -> int:
+    try:
+        return int(run["id"])
+    except (KeyError, TypeError, ValueError):
+        raise UpstreamError(
+            SOURCE,
+            f"a Model Lab run has no usable id ({str(run.get('id'))[:40]!r})",
+            "The API may have changed; run with --debug and report the response.",
+        ) from None
+
+
+def _unique_by_key(items: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Entries keyed by ``key``; a repeated key keeps its last value (a run has one of each)."""
+    if not items:
+        return []
+    by_key = {item["key"]: item for item in items}
+    return list(by_key.values()) if len(by_key) != len(items) else items
+
+
+def _key_values(columns: dict[str, list[Any]], run_id: int, items: Iterable[dict[str, Any]]) -> None:
+    for item in items:
+        columns["run_id"].append(run_id)
+        columns["key"].append(item["key"])
+        columns["value"].append(item.get("value"))
+        columns[TOMBSTONE].append(None)
+
+
+def _tombstone(columns: dict[str, list[Any]], run_id: int) -> None:
+    for name, values in columns.items():
+        values.append(run_id if name == "run_id" else True if name == TOMBSTONE else None)
+
+
+class ModelLabReader:
+    """Reads Model Lab runs for one sync and keeps the resource state up to date.
+
+    State layout (persisted by dlt with the load, so it only moves when the data lands)::
+
+        {"partitions": {key: {"cursor": "<updated_at>", "needs_full_walk": bool}},
+         "unfinished": ["<run id>", ...],
+         "not_found": {"<run id>": "<detected at>"}}
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        state: dict[str, Any],
+        *,
+        filters: ModelLabFilters,
+        lag_s: int,
+        merge: bool,
+        on_page: Callable[[str, int, int | None], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.filters = filters
+        self.lag = timedelta(seconds=lag_s)
+        self.merge = merge
+        self.on_page = on_page or (lambda _label, _done, _total: None)
+        self.seen: set[int] = set()
+        self.status_of: dict[int, str] = {}
+        self.warnings: list[str] = []
+
+    # -- entry points -------------------------------------------------------------------
+
+    def sync(self, *, full: bool) -> Iterator[tuple[str, pa.Table]]:
+        """The list walk for every partition, then the unfinished runs by id."""
+        partitions = self.state.setdefault("partitions", {})
+        wanted = self.filters.partitions()
+        for key in set(partitions) - {k for k, _ in wanted}:
+            del partitions[key]
+        for key, query in wanted:
+            part = partitions.setdefault(key, {})
+            if full or not part.get("cursor") or part.get("needs_full_walk"):
+                yield from self._full_walk(key, query, part)
+            else:
+                yield from self._incremental_walk(key, query, part)
+        yield from self._refresh_unfinished()
+        self._remember_statuses()
+
+    def backfill(self, run_ids: Sequence[int]) -> Iterator[tuple[str, pa.Table]]:
+        """Read exactly these runs by id; cursors stay where they are."""
+        runs = []
+        for run_id in run_ids:
+            try:
+                runs.append(get_run(self.client, run_id))
+            except NotFoundError:
+                raise ConfigError(
+                    SOURCE,
+                    f"Model Lab run {run_id} does not exist (GET returned 404)",
+                    "Check the --run-id values; nothing was written.",
+                ) from None
+            self.on_page("runs by id", len(runs), len(run_ids))
+        yield from self._emit(runs)
+        self._remember_statuses()
+
+    # -- walks --------------------------------------------------------------------------
+
+    def _full_walk(
+        self, key: str, query: dict[str, Any], part: dict[str, Any]
+    ) -> Iterator[tuple[str, pa.Table]]:
+        # The high-water mark comes first: anything updated after this request is newer than it.
+        top = fetch_run_page(self.client, {**query, "sort": "-updated_at"}, size=1)
+        if not top.runs:
+            part.update(cursor=None, needs_full_walk=False)
+            return
+        high_water = top.runs[0]["attributes"]["updated_at"]
+        for attempt in range(1, MODEL_LAB_MAX_FULL_WALKS + 1):
+            read: set[int] = set()
+            disturbed = False
+            previous_total: int | None = None
+            for page in iter_run_pages(self.client, {**query, "sort": "created_at"}):
+                self.on_page(f"runs ({key})", page.number + 1, _page_count(page.total))
+                disturbed |= previous_total is not None and page.total < previous_total
+                previous_total = page.total
+                read.update(_run_id(run) for run in page.runs)
+                yield from self._emit(page.runs)
+            if previous_total is not None and len(read) < previous_total:
+                disturbed = True
+            if not disturbed:
+                break
+            log.info("Model Lab list shrank during full walk %d of %s; reading it again", attempt, key)
+        if disturbed:
+            self.warnings.append(
+                f"the Model Lab run list ({key}) kept changing while it was read; runs shifted across "
+                "pages may be missing, so the next sync reads the whole list again"
+            )
+        part.update(cursor=high_water, needs_full_walk=disturbed)
+
+    def _incremental_walk(
+        self, key: str, query: dict[str, Any], part: dict[str, Any]
+    ) -> Iterator[tuple[str, pa.Table]]:
+        cursor = part["cursor"]
+        stop_below = parse_timestamp(cursor) - self.lag
+        new_cursor = cursor
+        previous_total: int | None = None
+        previous_last: datetime | None = None
+        disturbed = False
+        for page in iter_run_pages(self.client, {**query, "sort": "-updated_at"}):
+            self.on_page(f"runs ({key})", page.number + 1, None)
+            if not page.runs:
+                break
+            stamps = [parse_timestamp(run["attributes"]["updated_at"]) for run in page.runs]
+            _check_descending(stamps, previous_last)
+            if previous_total is None and stamps[0] > parse_timestamp(new_cursor):
+                new_cursor = page.runs[0]["attributes"]["updated_at"]
+            disturbed |= previous_total is not None and page.total < previous_total
+            previous_total, previous_last = page.total, stamps[-1]
+            yield from self._emit(page.runs)
+            if stamps[-1] < stop_below:
+                break
+        # A shrinking list may have shifted a row past us: keep the old mark so the next sync
+        # covers the same stretch again.
+        part.update(cursor=cursor if disturbed else new_cursor, needs_full_walk=False)
+
+    def _refresh_unfinished(self) -> Iterator[tuple[str, pa.Table]]:
+        pending = sorted(int(i) for i in self.state.get("unfinished", []) if int(i) not in self.seen)
+        not_found = self.state.setdefault("not_found", {})
+        runs = []
+        for done, run_id in enumerate(pending, 1):
+            try:
+                runs.append(get_run(self.client, run_id))
+            except NotFoundError:
+                not_found[str(run_id)] = datetime.now(UTC).isoformat()
+                self.status_of[run_id] = "deleted"
+            self.on_page("unfinished runs by id", done, len(pending))
+            if len(runs) >= MODEL_LAB_PAGE_SIZE:
+                yield from self._emit(runs)
+                runs = []
+        yield from self._emit(runs)
+
+    # -- output -------------------------------------------------------------------------
+
+    def _emit(self, runs: Sequence[dict[str, Any]]) -> Iterator[tuple[str, pa.Table]]:
+        fresh = []
+        for run in runs:
+            run_id = _run_id(run)
+            if run_id in self.seen:
+                continue
+            self.seen.add(run_id)
+            self.status_of[run_id] = (run.get("attributes") or {}).get("status") or ""
+            fresh.append(run)
+        if fresh:
+            yield from run_tables(fresh, tombstones=self.merge).items()
+
+    def _remember_statuses(self) -> None:
+        unfinished = {int(i) for i in self.state.get("unfinished", [])}
+        not_found = self.state.setdefault("not_found", {})
+        for run_id, status in self.status_of.items():
+            if status in MODEL_LAB_UNFINISHED:
+                unfinished.add(run_id)
+            else:
+                unfinished.discard(run_id)
+            if status != "deleted":
+                not_found.pop(str(run_id), None)
+        self.state["unfinished"] = [str(i) for i in sorted(unfinished)]
+
+
+def _page_count(total: int) -> int:
+    return max(1, -(-total // MODEL_LAB_PAGE_SIZE))
+
+
+def _check_descending(stamps: list[datetime], previous_last: datetime | None) -> None:
+    ordered = all(a >= b for a, b in itertools.pairwise(stamps))
+    if not ordered or (previous_last is not None and stamps[0] > previous_last):
+        raise UpstreamError(
+            SOURCE,
+            "Model Lab returned runs out of updated_at order although sort=-updated_at was requested; "
+            "an incremental sync relies on that order",
+            "Run `runyard sync model_lab --full-refresh`, and report the behaviour to Datadog.",
+        )

@@ -1,0 +1,99 @@
+"""Errors every source raises, and the redaction that keeps keys out of them.
+
+A sync that fails ends with one paragraph: which source, what went wrong, what to do about it.
+Each error carries those three parts separately so the CLI, the flows and the tests can all
+render or inspect them the same way.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+
+_MASK = "****"
+
+
+class SecretRegistry:
+    """Every key value a sync has seen, so that any text leaving runyard can be scrubbed."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._secrets: set[str] = set()
+        self._pattern: re.Pattern[str] | None = None
+
+    def add(self, *values: str | None) -> None:
+        with self._lock:
+            for value in values:
+                # Very short values would mask ordinary words; real keys are long.
+                if value and len(value) >= 6:
+                    self._secrets.add(value)
+            self._pattern = (
+                re.compile("|".join(re.escape(s) for s in sorted(self._secrets, key=len, reverse=True)))
+                if self._secrets
+                else None
+            )
+
+    def redact(self, text: str) -> str:
+        pattern = self._pattern
+        return pattern.sub(_MASK, text) if pattern else text
+
+
+secrets = SecretRegistry()
+
+
+def redact(text: str) -> str:
+    """Replace every registered secret in ``text`` with ``****``."""
+    return secrets.redact(text)
+
+
+class SyncError(Exception):
+    """A failure a user can act on: names the source, the cause and the fix."""
+
+    exit_code = 1
+
+    def __init__(self, source: str, cause: str, fix: str = "") -> None:
+        self.source = source
+        self.cause = redact(cause)
+        self.fix = redact(fix)
+        super().__init__(self.message)
+
+    @property
+    def message(self) -> str:
+        text = f"{self.source}: {self.cause.rstrip('.')}."
+        return f"{text} {self.fix}" if self.fix else text
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(SyncError):
+    """A setting is missing or malformed. Raised before any request is made; never retried."""
+
+    exit_code = 2
+
+
+class CredentialsError(SyncError):
+    """The upstream rejected the keys (401/403). Never retried."""
+
+    exit_code = 3
+
+
+class UpstreamError(SyncError):
+    """The upstream answered with something runyard cannot use (4xx, malformed body, broken order)."""
+
+    exit_code = 4
+
+
+class TransientError(SyncError):
+    """Network trouble, 429 or 5xx that outlasted the retries."""
+
+    exit_code = 5
+
+
+class NotFoundError(UpstreamError):
+    """A 404 for a single entity; callers that expect it (deleted runs) catch it."""
+
+
+def join_names(names: Iterable[str]) -> str:
+    return ", ".join(sorted(names))

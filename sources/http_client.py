@@ -1,0 +1,362 @@
+"""The one HTTP client every source uses: auth headers, timeouts, retries, rate limits, redaction.
+
+Retries use stamina (tenacity underneath): exponential backoff with jitter on connection
+errors, read timeouts, truncated bodies, 408/429/5xx. A server's own wait hint wins over the
+backoff: ``Retry-After`` or Datadog's ``X-RateLimit-Reset``. Credentials errors (401/403)
+and other 4xx are never retried. Nothing here follows redirects, so a key is only ever
+sent to the configured host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import orjson
+import stamina
+from stamina.instrumentation import RetryDetails, set_on_retry_hooks
+
+from sources.errors import (
+    ConfigError,
+    NotFoundError,
+    SyncError,
+    TransientError,
+    UpstreamError,
+    redact,
+    secrets,
+)
+
+log = logging.getLogger("runyard.http")
+
+USER_AGENT = "runyard/0.1"
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504, 507, 509})
+
+
+def validate_base_url(url: str, source: str, setting: str, example: str) -> str:
+    """Return ``url`` without a trailing slash, or raise ConfigError.
+
+    ``http://`` is allowed only for loopback hosts (the sandbox, a local proxy); every other
+    host must be reached over https so keys never cross a network in clear text.
+    """
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(
+            source, f"{setting}={url!r} is not an http(s) URL", f"Set it to a base URL such as {example}."
+        )
+    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+        raise ConfigError(
+            source,
+            f"{setting}={url!r} uses plain http to a non-loopback host ({parts.hostname}); "
+            "keys would travel unencrypted",
+            f"Use https (for example {example}); http:// is accepted only for localhost/127.0.0.1/::1.",
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            source,
+            f"{setting}={url!r} has a query string or fragment",
+            f"Use a bare base URL such as {example}.",
+        )
+    return url.strip().rstrip("/")
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class SourceStats:
+    """What a source did during one sync: requests per endpoint, retries, bytes, progress, warnings.
+
+    The pipeline layer creates one per sync and reads it for the progress display and the
+    sync result; sources only add to it.
+    """
+
+    requests: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    bytes_received: int = 0
+    rate_limit_wait_s: float = 0.0
+    # label -> (done, total or None): e.g. "runs" -> (12, 657) pages.
+    progress: dict[str, tuple[int, int | None]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def count(self, endpoint: str, nbytes: int) -> None:
+        with self._lock:
+            self.requests[endpoint] += 1
+            self.bytes_received += nbytes
+
+    def report_progress(self, label: str, done: int, total: int | None) -> None:
+        self.progress[label] = (done, total)
+
+    @property
+    def total_requests(self) -> int:
+        return sum(self.requests.values())
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8
+    total_timeout_s: float = 900.0
+    wait_initial_s: float = 0.5
+    wait_max_s: float = 30.0
+    # A server asking for more than this is treated as a hard limit, not a pause.
+    max_server_wait_s: float = 300.0
+
+
+class RateLimitPacer:
+    """Proactive pacing from ``X-RateLimit-Remaining``/``X-RateLimit-Reset``.
+
+    One pacer per Datadog org: its buckets may be shared across endpoints, so every request
+    to that org waits here, and a request is never sent into a bucket known to be empty.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._blocked_until = 0.0
+
+    def wait(self, stats: SourceStats | None) -> None:
+        with self._lock:
+            delay = self._blocked_until - time.monotonic()
+            if delay > 0:
+                log.debug("rate limit: waiting %.2fs for the bucket to reset", delay)
+                if stats:
+                    stats.rate_limit_wait_s += delay
+                time.sleep(delay)
+
+    def observe(self, headers: httpx.Headers) -> None:
+        remaining = _number(headers.get("x-ratelimit-remaining"))
+        reset = _number(headers.get("x-ratelimit-reset"))
+        if remaining is not None and reset is not None and remaining <= 0:
+            with self._lock:
+                # Small margin: the reset is calendar aligned and our clock is not the server's.
+                self._blocked_until = max(self._blocked_until, time.monotonic() + reset + 0.05)
+
+
+def _number(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+class _Retryable(Exception):
+    """An attempt that may succeed if repeated; ``wait`` is the server's hint, if any."""
+
+    def __init__(self, description: str, wait: float | None = None, limit_name: str | None = None) -> None:
+        super().__init__(description)
+        self.description = description
+        self.wait = wait
+        self.limit_name = limit_name
+
+
+AuthFailure = Callable[[int, str], SyncError]
+
+
+class ApiClient:
+    """A keep-alive httpx client bound to one upstream, with its auth, retries and pacing.
+
+    Args:
+        source: name used in errors and logs ("datadog", "langsmith").
+        base_url: validated base URL; paths are appended to it.
+        headers: auth and fixed headers. Their values are registered as secrets.
+        on_auth_failure: builds the error for a 401/403, naming which credential to check.
+        pacer: shared rate-limit pacer (Datadog), or None.
+        stats: where requests are counted.
+    """
+
+    def __init__(
+        self,
+        *,
+        source: str,
+        base_url: str,
+        headers: Mapping[str, str],
+        secret_values: tuple[str, ...],
+        on_auth_failure: AuthFailure,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy | None = None,
+        pacer: RateLimitPacer | None = None,
+        stats: SourceStats | None = None,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        secrets.add(*secret_values)
+        self.source = source
+        self.base_url = base_url
+        self.retry = retry or RetryPolicy()
+        self.pacer = pacer
+        self.stats = stats if stats is not None else SourceStats()
+        self._on_auth_failure = on_auth_failure
+        self._client = httpx.Client(
+            base_url=base_url,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 15.0)),
+            follow_redirects=False,
+            transport=transport,
+        )
+
+    def __enter__(self) -> ApiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._client.close()
+
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        endpoint: str,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+    ) -> tuple[int, Any]:
+        """Send a request, retrying transient failures; return (status, parsed JSON body).
+
+        Raises CredentialsError on 401/403, NotFoundError on 404, UpstreamError on other 4xx
+        or a body that stays unparseable, TransientError once retries are exhausted.
+        """
+        content = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if content is not None else None
+        started = time.monotonic()
+        last: _Retryable | None = None
+        try:
+            for attempt in stamina.retry_context(
+                on=_backoff_hook(self.retry.max_server_wait_s),
+                attempts=self.retry.attempts,
+                timeout=self.retry.total_timeout_s,
+                wait_initial=self.retry.wait_initial_s,
+                wait_max=self.retry.wait_max_s,
+            ):
+                with attempt:
+                    if attempt.num > 1:
+                        self.stats.retries += 1
+                    try:
+                        return self._attempt(method, path, endpoint, params, content, headers)
+                    except _Retryable as exc:
+                        last = exc
+                        raise
+        except _Retryable as exc:
+            last = exc
+        elapsed = time.monotonic() - started
+        assert last is not None
+        limit = f" (rate limit {last.limit_name!r})" if last.limit_name else ""
+        raise TransientError(
+            self.source,
+            f"{method} {path} kept failing: {last.description}{limit}; gave up after "
+            f"{self.retry.attempts} attempts in {elapsed:.0f}s",
+            "The service or the network is having trouble; nothing was written. Run the sync again later.",
+        )
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        endpoint: str,
+        params: Mapping[str, Any] | None,
+        content: bytes | None,
+        headers: Mapping[str, str] | None,
+    ) -> tuple[int, Any]:
+        if self.pacer:
+            self.pacer.wait(self.stats)
+        try:
+            response = self._client.request(method, path, params=params, content=content, headers=headers)
+        except httpx.TransportError as exc:
+            self.stats.count(endpoint, 0)
+            raise _Retryable(f"{type(exc).__name__}: {redact(str(exc)) or 'connection problem'}") from None
+        self.stats.count(endpoint, len(response.content))
+        if self.pacer:
+            self.pacer.observe(response.headers)
+        status = response.status_code
+        if 200 <= status < 300:
+            try:
+                return status, orjson.loads(response.content)
+            except orjson.JSONDecodeError:
+                raise _Retryable(f"{status} response with a body that is not valid JSON") from None
+        detail = _error_detail(response)
+        if status in (401, 403):
+            raise self._on_auth_failure(status, detail)
+        if status in RETRY_STATUSES:
+            raise _Retryable(
+                f"{status} {response.reason_phrase}{': ' + detail if detail else ''}",
+                wait=_server_wait(response.headers),
+                limit_name=response.headers.get("x-ratelimit-name"),
+            )
+        if status == 404:
+            raise NotFoundError(self.source, f"{method} {path} returned 404{': ' + detail if detail else ''}")
+        raise UpstreamError(
+            self.source,
+            f"{method} {path} returned {status} {response.reason_phrase}{': ' + detail if detail else ''}",
+            "Check the settings this request was built from (filters, ids, page sizes).",
+        )
+
+
+def _backoff_hook(max_wait: float) -> Callable[[Exception], bool | float]:
+    def hook(exc: Exception) -> bool | float:
+        if not isinstance(exc, _Retryable):
+            return False
+        if exc.wait is None:
+            return True
+        if exc.wait > max_wait:
+            return False
+        return exc.wait
+
+    return hook
+
+
+def _server_wait(headers: httpx.Headers) -> float | None:
+    """Seconds the server asked us to wait: Retry-After, else Datadog's X-RateLimit-Reset."""
+    for name in ("retry-after", "x-ratelimit-reset"):
+        value = _number(headers.get(name))
+        if value is not None:
+            return max(value, 0.0) + 0.05
+    return None
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The human part of an error body: JSON:API errors, a list of strings, or {"detail": ...}."""
+    try:
+        body = orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return redact(response.text[:200].strip())
+    parts: list[str] = []
+    if isinstance(body, dict):
+        errors = body.get("errors")
+        if isinstance(errors, list):
+            for item in errors:
+                if isinstance(item, dict):
+                    text = " - ".join(str(item[k]) for k in ("title", "detail") if item.get(k))
+                    parameter = (item.get("source") or {}).get("parameter") or (item.get("source") or {}).get(
+                        "pointer"
+                    )
+                    parts.append(f"{text} ({parameter})" if parameter else text)
+                else:
+                    parts.append(str(item))
+        elif "detail" in body:
+            parts.append(str(body["detail"]))
+    return redact("; ".join(p for p in parts if p)[:500])
+
+
+def _log_retry(details: RetryDetails) -> None:
+    log.warning(
+        "retrying in %.1fs (attempt %d): %s",
+        details.wait_for,
+        details.retry_num,
+        redact(str(details.caused_by)),
+    )
+
+
+set_on_retry_hooks([_log_retry])
