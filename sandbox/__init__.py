@@ -31,7 +31,7 @@ from sandbox.model_lab import ModelLabStore
 from sandbox.patterns import PatternsStore
 from sandbox.server import RateLimiter, Route, SandboxHTTPServer
 
-__all__ = ["Sandbox", "SandboxConfig"]
+__all__ = ["RECORDED_DIR", "Sandbox", "SandboxConfig"]
 
 RECORDED_DIR = Path(__file__).resolve().parent / "recorded"
 
@@ -139,8 +139,12 @@ class Sandbox:
         ``advance(model_lab={"update": 3}, langsmith={"finish_pending": 10})``."""
         if seconds:
             self.clock.advance(seconds)
-        stores = {"model_lab": self.model_lab, "llm_obs": self.llm_obs, "patterns": self.patterns,
-                  "langsmith": self.langsmith}  # fmt: skip
+        stores = {
+            "model_lab": self.model_lab,
+            "llm_obs": self.llm_obs,
+            "patterns": self.patterns,
+            "langsmith": self.langsmith,
+        }
         unknown = set(changes) - set(stores)
         if unknown:
             raise ValueError(f"unknown sandbox stores: {sorted(unknown)}")
@@ -152,15 +156,16 @@ class Sandbox:
         with self._triggers_lock:
             self._triggers.append((endpoint, count, changes))
 
-    def env(self) -> dict[str, str]:
-        """Environment variables that point runyard at this sandbox."""
+    def env(self, url: str | None = None) -> dict[str, str]:
+        """Environment variables that point runyard at this sandbox (at ``url`` if not started here)."""
+        url = url or self.url
         return {
             "DD_API_KEY": self.config.datadog_api_key,
             "DD_APP_KEY": self.config.datadog_app_key,
-            "SOURCES__DATADOG__BASE_URL": self.url,
+            "SOURCES__DATADOG__BASE_URL": url,
             "SOURCES__DATADOG__TOPIC_DISCOVERY_CONFIG_IDS": ",".join(self.patterns.config_ids()),
             "LANGSMITH_API_KEY": self.config.langsmith_api_key,
-            "LANGSMITH_ENDPOINT": self.url,
+            "LANGSMITH_ENDPOINT": url,
             "SOURCES__LANGSMITH__PROJECT_IDS": ",".join(self.langsmith.project_ids()),
             "SOURCES__LANGSMITH__INITIAL_START": self.langsmith.earliest_start(),
         }
@@ -172,15 +177,36 @@ class Sandbox:
             return Route(name, api, method, re.compile(path), self._with_triggers(name, handler))
 
         routes = [
-            route("model_lab.list_runs", "datadog", "GET", r"/api/v2/model-lab-api/runs", self.model_lab.list_runs),
-            route("model_lab.get_run", "datadog", "GET", r"/api/v2/model-lab-api/runs/(?P<run_id>[^/]+)",
-                  self.model_lab.get_run),
-            route("llm_obs.search", "datadog", "POST", r"/api/v2/llm-obs/v1/experimentation/search",
-                  self.llm_obs.search),
-            route("llm_obs.topic_discovery_runs", "datadog", "GET", r"/api/v2/llm-obs/v1/topic-discovery-runs",
-                  self.patterns.list_runs),
+            route(
+                "model_lab.list_runs",
+                "datadog",
+                "GET",
+                r"/api/v2/model-lab-api/runs",
+                self.model_lab.list_runs,
+            ),
+            route(
+                "model_lab.get_run",
+                "datadog",
+                "GET",
+                r"/api/v2/model-lab-api/runs/(?P<run_id>[^/]+)",
+                self.model_lab.get_run,
+            ),
+            route(
+                "llm_obs.search",
+                "datadog",
+                "POST",
+                r"/api/v2/llm-obs/v1/experimentation/search",
+                self.llm_obs.search,
+            ),
+            route(
+                "llm_obs.topic_discovery_runs",
+                "datadog",
+                "GET",
+                r"/api/v2/llm-obs/v1/topic-discovery-runs",
+                self.patterns.list_runs,
+            ),
             route("langsmith.query_runs", "langsmith", "POST", r"/api/v2/runs/query", self.langsmith.query_runs),
-        ]  # fmt: skip
+        ]
         return SandboxHTTPServer(
             (host, port),
             routes=routes,
@@ -220,9 +246,15 @@ class Sandbox:
             self.reset_requests()
             return Response(200, {"ok": True})
         if action == ("GET", "rate_limit"):
-            return Response(200, {"max_in_window": self.rate_limiter.max_in_window,
-                                  "rejected": self.rate_limiter.rejected, "limit": self.rate_limiter.limit,
-                                  "period": self.rate_limiter.period})  # fmt: skip
+            return Response(
+                200,
+                {
+                    "max_in_window": self.rate_limiter.max_in_window,
+                    "rejected": self.rate_limiter.rejected,
+                    "limit": self.rate_limiter.limit,
+                    "period": self.rate_limiter.period,
+                },
+            )
         if action == ("POST", "faults"):
             self.faults.add(FaultRule(**body))
             return Response(200, {"rules": self.faults.rules()})

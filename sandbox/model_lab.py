@@ -31,11 +31,21 @@ PROJECTS = (482, 2438, 1017, 3310, 5120)
 MODELS = ("qwen36-27b", "llama31-8b", "mistral-7b", "gpt2", "bert-base", "resnet50", "xgboost-ctr")
 METHODS = ("qlora-fsdp", "sft", "dpo", "lora", "eval", "finetune", "sweep")
 LLM_METRICS = (
-    "loss", "eval/loss", "learning_rate", "grad_norm", "epoch", "train_runtime", "total_flos",
-    "system/total_input_tokens", "system/total_output_tokens", "system/completion_rate",
-    "cost/gpu_cost_usd_decode", "cost/gpu_cost_usd_prefill", "tokens_per_second",
+    "loss",
+    "eval/loss",
+    "learning_rate",
+    "grad_norm",
+    "epoch",
+    "train_runtime",
+    "total_flos",
+    "system/total_input_tokens",
+    "system/total_output_tokens",
+    "system/completion_rate",
+    "cost/gpu_cost_usd_decode",
+    "cost/gpu_cost_usd_prefill",
+    "tokens_per_second",
     "system/gpu_0_memory_usage_megabytes",
-)  # fmt: skip
+)
 CLASSIFIER_METRICS = ("accuracy", "precision", "recall", "f1", "auc", "loss", "val_loss", "epoch")
 INTEGER_METRICS = frozenset({"total_flos", "system/total_input_tokens", "system/total_output_tokens", "epoch"})
 PARAM_VALUES: tuple[tuple[str, Any], ...] = (
@@ -82,6 +92,7 @@ class RunRecord:
     has_children: bool = False
     is_pinned: bool = False
     version: int = 0
+    stripped: bool = False  # its metrics, params and tags were all removed
     hard_deleted: bool = False
     raw: dict[str, Any] | None = None  # a recorded run, served verbatim
 
@@ -145,7 +156,7 @@ class ModelLabStore:
         elif age_s < 2 * 86400:
             status = r.choices(STATUSES, weights=(10, 30, 45, 6, 3, 3, 3))[0]
         else:
-            status = r.choices(STATUSES, weights=(0, 0, 80, 10, 5, 3, 2))[0]
+            status = r.choices(STATUSES, weights=(0, 0, 160, 20, 10, 1, 1))[0]
         started = created_us + r.randrange(0, 500_000)
         model, method = r.choice(MODELS), r.choice(METHODS)
         name = "" if r.random() < 0.01 else f"{model}-{method}-{created_us // US}"
@@ -213,7 +224,7 @@ class ModelLabStore:
         return {"id": str(rec.id), "type": "runs", "attributes": dict(sorted(attributes.items()))}
 
     def _metrics(self, rec: RunRecord) -> list[dict[str, Any]]:
-        if rec.status == "pending":
+        if rec.status == "pending" or rec.stripped:
             return []
         r = rng(self.seed, "ml-metrics", rec.id)
         vocabulary = CLASSIFIER_METRICS if rec.name.startswith(("bert", "resnet", "xgboost")) else LLM_METRICS
@@ -228,6 +239,8 @@ class ModelLabStore:
 
     def _params(self, rec: RunRecord) -> list[dict[str, str]] | None:
         r = rng(self.seed, "ml-params", rec.id)
+        if rec.stripped:
+            return []
         if r.random() < 0.1:
             return None
         chosen = r.sample(PARAM_VALUES, r.randint(2, len(PARAM_VALUES)))
@@ -239,6 +252,8 @@ class ModelLabStore:
         return params
 
     def _tags(self, rec: RunRecord) -> list[dict[str, str]]:
+        if rec.stripped:
+            return []
         r = rng(self.seed, "ml-tags", rec.id)
         tags = [
             {"key": "mlflow.runName", "value": rec.name},
@@ -305,10 +320,18 @@ class ModelLabStore:
     def _matching(self, request: Request, sort: str) -> list[RunRecord]:
         filters = tuple(
             (k, request.arg(k))
-            for k in ("filter[id]", "filter", "filter[owner_id]", "filter[status]", "filter[project_id]",
-                      "filter[tags]", "filter[params]", "filter[parent_run_id]")
+            for k in (
+                "filter[id]",
+                "filter",
+                "filter[owner_id]",
+                "filter[status]",
+                "filter[project_id]",
+                "filter[tags]",
+                "filter[params]",
+                "filter[parent_run_id]",
+            )
             if request.arg(k) not in (None, "")
-        )  # fmt: skip
+        )
         key = (sort, filters)
         if key not in self._cache:
             records = [r for r in self.runs.values() if not r.hard_deleted]
@@ -362,12 +385,16 @@ class ModelLabStore:
         finish: int | list[int] = 0,
         soft_delete: int | list[int] = 0,
         hard_delete: int | list[int] = 0,
+        log_metrics: int | list[int] = 0,
+        strip: int | list[int] = 0,
     ) -> dict[str, list[int]]:
         """Apply changes stamped with the sandbox clock's now; returns the affected run ids.
 
         Each argument is a count (runs picked deterministically) or a list of run ids.
         ``update`` bumps a run's version (one metric removed, one added, a param and a tag
-        change) and may finish it; ``finish`` completes unfinished runs.
+        change) and may finish it; ``finish`` completes unfinished runs. ``log_metrics`` changes an
+        unfinished run's metrics *without* moving its ``updated_at``, as metric logging does
+        live: only a re-read by id notices. ``strip`` empties a run's metrics, params and tags.
         """
         with self._lock:
             self._steps += 1
@@ -377,6 +404,15 @@ class ModelLabStore:
             changed: dict[str, list[int]] = {}
             changed["finish"] = [self._finish(x, r) for x in _pick(finish, unfinished, self.runs, r)]
             changed["update"] = [self._update(x, r) for x in _pick(update, live, self.runs, r)]
+            changed["strip"] = []
+            for x in _pick(strip, live, self.runs, r):
+                x.stripped = True
+                x.updated_us = self.clock.now_us()
+                changed["strip"].append(x.id)
+            changed["log_metrics"] = []
+            for x in _pick(log_metrics, unfinished, self.runs, r):
+                x.version += 1
+                changed["log_metrics"].append(x.id)
             changed["soft_delete"] = [self._soft_delete(x) for x in _pick(soft_delete, live, self.runs, r)]
             changed["hard_delete"] = []
             for x in _pick(hard_delete, live, self.runs, r):
@@ -417,19 +453,52 @@ class ModelLabStore:
             return [self.render(r) for r in self.runs.values() if not r.hard_deleted]
 
 
+# (low range, spread range) per metric family; integral metrics are JSON integers, as live.
+_RANGES: dict[str, tuple[tuple[float, float], tuple[float, float]]] = {
+    "loss": ((0.05, 1.5), (0.1, 3.0)),
+    "rate": ((0.3, 0.85), (0.01, 0.15)),
+    "learning_rate": ((0.0, 0.0), (1e-5, 1e-3)),
+    "grad_norm": ((0.05, 1.0), (0.5, 20.0)),
+    "cost": ((0.0, 0.5), (0.1, 40.0)),
+    "seconds": ((10.0, 600.0), (60.0, 86_400.0)),
+    "tokens": ((1_000, 20_000), (10**5, 10**9)),
+    "epoch": ((0, 1), (1, 10)),
+}
+
+
+def _family(key: str) -> str:
+    if "loss" in key:
+        return "loss"
+    if key in ("accuracy", "precision", "recall", "f1", "auc", "system/completion_rate"):
+        return "rate"
+    if key.startswith("cost/"):
+        return "cost"
+    if key in ("train_runtime", "tokens_per_second", "system/gpu_0_memory_usage_megabytes"):
+        return "seconds"
+    if key in ("total_flos", "system/total_input_tokens", "system/total_output_tokens"):
+        return "tokens"
+    return key if key in _RANGES else "grad_norm"
+
+
 def _summary(r: Any, key: str) -> dict[str, Any]:
     """One metric summary, keys in the live service's order (key, min, max, mean, latest, ...)."""
     count = r.randint(1, 500)
+    (low_a, low_b), (spread_a, spread_b) = _RANGES[_family(key)]
     if key in INTEGER_METRICS:
-        low = r.randint(0, 10_000)
-        high = low + r.randint(0, 10**9)
+        low: float = r.randint(int(low_a), int(low_b))
+        high: float = low + r.randint(int(spread_a), int(spread_b))
         mean: float = (low + high) // 2
     else:
-        low = round(r.uniform(0, 2), 6)
-        high = round(low + r.uniform(0, 3), 6)
+        low = round(r.uniform(low_a, low_b), 6)
+        high = round(
+            min(low + r.uniform(spread_a, spread_b), 1.0)
+            if _family(key) == "rate"
+            else low + r.uniform(spread_a, spread_b),
+            6,
+        )
         mean = round((low + high) / 2, 6)
     latest = r.choice((low, high, mean))
-    if r.random() < 0.03:  # as recorded live: latest outside [min, max]
+    if count <= 2 and _family(key) == "rate" and r.random() < 0.3:  # as recorded live: latest outside [min, max]
         low = high = mean = 1
         latest = 0
     summary: dict[str, Any] = {"key": key, "min": low, "max": high, "mean": mean, "latest": latest}

@@ -21,6 +21,8 @@ from urllib.parse import urlsplit
 
 import httpx
 import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
 import stamina
 from stamina.instrumentation import RetryDetails, set_on_retry_hooks
 
@@ -88,6 +90,8 @@ class SourceStats:
     retries: int = 0
     bytes_received: int = 0
     rate_limit_wait_s: float = 0.0
+    # rows emitted per table, not counting the marker rows that only delete.
+    rows: Counter[str] = field(default_factory=Counter)
     # label -> (done, total or None): e.g. "runs" -> (12, 657) pages.
     progress: dict[str, tuple[int, int | None]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
@@ -97,6 +101,12 @@ class SourceStats:
         with self._lock:
             self.requests[endpoint] += 1
             self.bytes_received += nbytes
+
+    def count_rows(self, table: str, arrow_table: pa.Table, *, marker: str | None = None) -> None:
+        markers = 0
+        if marker and marker in arrow_table.column_names:
+            markers = pc.sum(arrow_table[marker]).as_py() or 0
+        self.rows[table] += arrow_table.num_rows - markers
 
     def report_progress(self, label: str, done: int, total: int | None) -> None:
         self.progress[label] = (done, total)
@@ -339,9 +349,7 @@ def _error_detail(response: httpx.Response) -> str:
             for item in errors:
                 if isinstance(item, dict):
                     text = " - ".join(str(item[k]) for k in ("title", "detail") if item.get(k))
-                    parameter = (item.get("source") or {}).get("parameter") or (item.get("source") or {}).get(
-                        "pointer"
-                    )
+                    parameter = (item.get("source") or {}).get("parameter") or (item.get("source") or {}).get("pointer")
                     parts.append(f"{text} ({parameter})" if parameter else text)
                 else:
                     parts.append(str(item))

@@ -33,9 +33,7 @@ __all__ = ["datadog", "datadog_base_url"]
 def datadog_base_url(site: str, base_url: str | None) -> str:
     """The API base URL: an explicit ``base_url`` wins over the one derived from ``site``."""
     if base_url:
-        return validate_base_url(
-            base_url, "datadog", "SOURCES__DATADOG__BASE_URL", "https://api.datadoghq.eu"
-        )
+        return validate_base_url(base_url, "datadog", "SOURCES__DATADOG__BASE_URL", "https://api.datadoghq.eu")
     if site not in SITES:
         hint = f" (did you mean {site.removeprefix('app.')!r}?)" if site.removeprefix("app.") in SITES else ""
         raise ConfigError(
@@ -100,9 +98,7 @@ def datadog(
 
     @dlt.resource(name=RUNS_TABLE, primary_key="id", write_disposition="merge")
     def model_lab_runs() -> Iterator[Any]:
-        with make_client(
-            api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats
-        ) as client:
+        with make_client(api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats) as client:
             reader = ModelLabReader(
                 client,
                 dlt.current.resource_state(),
@@ -111,10 +107,9 @@ def datadog(
                 merge=not full_refresh,
                 on_page=stats.report_progress,
             )
-            tables = (
-                reader.backfill(model_lab_run_ids) if model_lab_run_ids else reader.sync(full=full_refresh)
-            )
+            tables = reader.backfill(model_lab_run_ids) if model_lab_run_ids else reader.sync(full=full_refresh)
             for name, arrow_table in tables:
+                stats.count_rows(f"datadog.{name}", arrow_table, marker=TOMBSTONE)
                 if name == RUNS_TABLE:
                     yield arrow_table
                 else:

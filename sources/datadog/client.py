@@ -28,8 +28,7 @@ def make_client(
     def on_auth_failure(status: int, detail: str) -> SyncError:
         return CredentialsError(
             SOURCE,
-            f"{base_url} answered {status} ({detail or 'Forbidden'}): it rejected the API key or the "
-            "application key",
+            f"{base_url} answered {status} ({detail or 'Forbidden'}): it rejected the API key or the application key",
             "Check DD_API_KEY and DD_APP_KEY (or SOURCES__DATADOG__API_KEY / SOURCES__DATADOG__APP_KEY), "
             "that the application key is allowed to read Model Lab and LLM Observability, and that "
             f"DD_SITE matches the site your keys belong to (now {site!r}).",
@@ -84,8 +83,7 @@ def iter_run_pages(client: ApiClient, query: Mapping[str, Any]) -> Iterator[RunP
         if page.next_number <= page.number:
             raise UpstreamError(
                 SOURCE,
-                f"Model Lab pagination went backwards (page {page.number} announced next page "
-                f"{page.next_number})",
+                f"Model Lab pagination went backwards (page {page.number} announced next page {page.next_number})",
                 "This is a service-side problem; report it to Datadog and run the sync again later.",
             )
         number = page.next_number
@@ -93,9 +91,7 @@ def iter_run_pages(client: ApiClient, query: Mapping[str, Any]) -> Iterator[RunP
 
 def get_run(client: ApiClient, run_id: int | str) -> dict[str, Any]:
     """GET one run. Raises NotFoundError for a 404."""
-    _, body = client.request_json(
-        "GET", MODEL_LAB_RUN_PATH.format(run_id=run_id), endpoint="model_lab.get_run"
-    )
+    _, body = client.request_json("GET", MODEL_LAB_RUN_PATH.format(run_id=run_id), endpoint="model_lab.get_run")
     try:
         return body["data"]
     except (KeyError, TypeError):

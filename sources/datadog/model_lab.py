@@ -146,9 +146,7 @@ def run_tables(runs: Sequence[dict[str, Any]], *, tombstones: bool) -> dict[str,
     run_columns: dict[str, Any] = {"id": ids}
     for name in RUNS_SCHEMA.names[1:]:
         values = [a.get(name) for a in attrs_list]
-        run_columns[name] = (
-            timestamps(values, source=SOURCE, field=name) if name in _RUN_TIMESTAMPS else values
-        )
+        run_columns[name] = timestamps(values, source=SOURCE, field=name) if name in _RUN_TIMESTAMPS else values
     tables = {RUNS_TABLE: table(RUNS_SCHEMA, run_columns, source=SOURCE)}
 
     metrics: dict[str, list[Any]] = {name: [] for name in METRICS_SCHEMA.names}
@@ -217,7 +215,8 @@ class ModelLabReader:
 
         {"partitions": {key: {"cursor": "<updated_at>", "needs_full_walk": bool}},
          "unfinished": ["<run id>", ...],
-         "not_found": {"<run id>": "<detected at>"}}
+         "not_found": {"<run id>": "<detected at>"},
+         "last_sync_at": "<when this sync read the API>"}
     """
 
     def __init__(
@@ -275,9 +274,7 @@ class ModelLabReader:
 
     # -- walks --------------------------------------------------------------------------
 
-    def _full_walk(
-        self, key: str, query: dict[str, Any], part: dict[str, Any]
-    ) -> Iterator[tuple[str, pa.Table]]:
+    def _full_walk(self, key: str, query: dict[str, Any], part: dict[str, Any]) -> Iterator[tuple[str, pa.Table]]:
         # The high-water mark comes first: anything updated after this request is newer than it.
         top = fetch_run_page(self.client, {**query, "sort": "-updated_at"}, size=1)
         if not top.runs:
@@ -373,6 +370,7 @@ class ModelLabReader:
             if status != "deleted":
                 not_found.pop(str(run_id), None)
         self.state["unfinished"] = [str(i) for i in sorted(unfinished)]
+        self.state["last_sync_at"] = datetime.now(UTC).isoformat()
 
 
 def _page_count(total: int) -> int:

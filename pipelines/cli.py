@@ -1,0 +1,252 @@
+"""The ``runyard`` command line: demo, sync, status, sql, sandbox.
+
+Every command either succeeds (exit 0) or prints one paragraph naming the source, the cause
+and the fix (exit non-zero, no traceback unless --debug). Keys never reach the terminal:
+everything printed goes through the redactor.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from sources.errors import SyncError, redact
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Sync Datadog Model Lab / LLM Observability and LangSmith data into DuckDB.",
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[
+    Path,
+    typer.Option("--db", envvar="RUNYARD_DB", help="DuckDB file to write (created if missing).", show_default=True),
+]
+DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
+
+
+class _RedactingFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = redact(record.getMessage())
+        record.args = None
+        return True
+
+
+def _setup_logging(debug: bool) -> None:
+    handler = RichHandler(console=err, show_path=False, show_time=debug, markup=False)
+    handler.addFilter(_RedactingFilter())
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler], force=True)
+    logging.getLogger("runyard").setLevel(logging.DEBUG if debug else logging.WARNING)
+    for noisy in ("httpx", "httpcore", "dlt", "stamina"):
+        logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
+    if not debug:
+        logging.getLogger("dlt").setLevel(logging.ERROR)
+
+
+@contextmanager
+def _errors(debug: bool) -> Iterator[None]:
+    """One paragraph and a non-zero exit for any failure; a traceback only with --debug."""
+    try:
+        yield
+    except SyncError as exc:
+        if debug:
+            err.print(redact(traceback.format_exc()), markup=False, highlight=False)
+        err.print(f"[bold red]error[/] {redact(exc.message)}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted; the database keeps its previous contents.")
+        raise typer.Exit(130) from None
+    except Exception as exc:  # anything unforeseen still gets a clear, redacted line
+        if debug:
+            err.print(redact(traceback.format_exc()), markup=False, highlight=False)
+        first = redact(str(exc)).strip().splitlines()[:1]
+        err.print(
+            f"[bold red]error[/] runyard: unexpected {type(exc).__name__}{': ' + first[0] if first else ''}. "
+            "Run again with --debug for the traceback, and please report it.",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
+
+
+def _progress_factory() -> Callable[[str, Any], Any]:
+    from pipelines.progress import SyncProgress
+
+    return lambda name, stats: SyncProgress(name, stats, console=err)
+
+
+@app.command()
+def sync(
+    sources: Annotated[
+        list[str] | None,
+        typer.Argument(help="model_lab, llm_obs, langsmith (default: every configured one)."),
+    ] = None,
+    db: DbOption = Path("runyard.duckdb"),
+    full_refresh: Annotated[
+        bool, typer.Option("--full-refresh", help="Re-read everything; removes rows deleted upstream.")
+    ] = False,
+    run_id: Annotated[
+        list[int] | None, typer.Option("--run-id", help="Model Lab run ids to read (backfill); repeatable.")
+    ] = None,
+    debug: DebugOption = False,
+) -> None:
+    """Sync sources into the DuckDB file, then refresh the analytics views."""
+    _setup_logging(debug)
+    with _errors(debug):
+        from pipelines.sync import sync as run_sync
+
+        results = run_sync(
+            db,
+            sources or [],
+            full_refresh=full_refresh,
+            model_lab_run_ids=run_id or [],
+            progress=_progress_factory(),
+        )
+        _print_results(results, db)
+
+
+@app.command()
+def demo(
+    db: DbOption = Path("runyard.duckdb"),
+    model_lab_runs: Annotated[int, typer.Option(help="Model Lab runs the sandbox generates.")] = 2000,
+    debug: DebugOption = False,
+) -> None:
+    """Start the built-in sandbox, sync everything into the DuckDB file, show what landed."""
+    _setup_logging(debug)
+    with _errors(debug):
+        from pipelines.demo import run_demo
+
+        outcome = run_demo(db, model_lab_runs=model_lab_runs, progress=_progress_factory())
+        out.print(f"Sandbox API at {outcome.sandbox_url} ({outcome.requests} requests served)")
+        _print_results(outcome.results, db)
+        out.print()
+        out.print(f"[bold]Sample analysis[/]: {outcome.sample_title}")
+        _print_rows(outcome.sample_columns, outcome.sample_rows)
+        out.print(
+            f'\nExplore it: [bold]runyard sql "select * from analytics.model_lab_run_summary limit 10" --db {db}[/]'
+        )
+
+
+@app.command()
+def status(db: DbOption = Path("runyard.duckdb"), debug: DebugOption = False) -> None:
+    """Per resource: last successful sync, rows and cursor."""
+    _setup_logging(debug)
+    with _errors(debug):
+        from pipelines.status import resource_status
+
+        table = Table("resource", "last successful sync", "rows", "cursor", title=f"runyard status: {db}")
+        for row in resource_status(db):
+            table.add_row(row.resource, row.last_sync or "never", f"{row.rows:,}", row.cursor)
+        out.print(table)
+
+
+@app.command()
+def sql(
+    query: Annotated[str, typer.Argument(help="A SQL query, run read-only.")],
+    db: DbOption = Path("runyard.duckdb"),
+    csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+    debug: DebugOption = False,
+) -> None:
+    """Run a query against the DuckDB file (read-only) and print the result."""
+    _setup_logging(debug)
+    with _errors(debug):
+        import duckdb
+
+        from pipelines import warehouse
+
+        with warehouse.connect(db, read_only=True) as con:
+            try:
+                columns, rows = warehouse.query(con, query)
+            except duckdb.Error as exc:
+                message = str(exc).splitlines()[0]
+                hint = (
+                    "runyard sql opens the database read-only; syncs are the only writers."
+                    if "read-only" in message.lower()
+                    else "Check the query; `runyard status` lists the tables."
+                )
+                raise SyncError("sql", message, hint) from None
+        if csv:
+            import csv as csv_module
+
+            writer = csv_module.writer(sys.stdout)
+            writer.writerow(columns)
+            writer.writerows(rows)
+        else:
+            _print_rows(columns, rows)
+
+
+@app.command()
+def sandbox(
+    port: Annotated[int, typer.Option(help="Port to listen on (loopback).")] = 8787,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    seed: Annotated[int, typer.Option(help="Seed of the data generator.")] = 7,
+    model_lab_runs: Annotated[int, typer.Option(help="Model Lab runs to generate.")] = 2000,
+    langsmith_runs: Annotated[int, typer.Option(help="LangSmith runs to generate.")] = 5000,
+    recorded: Annotated[bool, typer.Option(help="Serve the recorded live Model Lab runs instead.")] = False,
+) -> None:
+    """Serve the local replica of the Datadog and LangSmith APIs until interrupted."""
+    from sandbox import Sandbox
+
+    box = Sandbox(seed=seed, model_lab_runs=model_lab_runs, langsmith_runs=langsmith_runs, model_lab_recorded=recorded)
+    url = f"http://{host}:{port}"
+    err.print(f"runyard sandbox on {url} (Ctrl-C to stop). Point runyard at it with:")
+    for name, value in box.env(url).items():
+        err.print(f"  export {name}={value}", highlight=False, markup=False)
+    with contextlib.suppress(KeyboardInterrupt):
+        box.serve_forever(host, port)
+
+
+def _print_results(results: list[Any], db: Path) -> None:
+    from pipelines import warehouse
+
+    totals: dict[str, int] = {}
+    try:
+        with warehouse.connect(db, read_only=True) as con:
+            totals = warehouse.table_counts(con)
+    except SyncError:
+        pass
+    for result in results:
+        if result.status == "skipped":
+            err.print(f"[yellow]skipped[/] {redact(result.notice)}", highlight=False)
+            continue
+        table = Table("table", "rows loaded", "rows in table", title=f"{result.source} synced into {db}")
+        for name in result.tables:
+            table.add_row(name, f"{result.rows_loaded.get(name, 0):,}", f"{totals.get(name, 0):,}")
+        out.print(table)
+        requests = ", ".join(f"{n} {endpoint}" for endpoint, n in sorted(result.requests.items()))
+        out.print(
+            f"{sum(result.requests.values())} requests ({requests}), {result.retries} retries, "
+            f"{result.bytes_received / 1e6:.1f} MB in {result.duration_s:.1f}s",
+            highlight=False,
+        )
+        for warning in result.warnings:
+            err.print(f"[yellow]warning[/] {result.source}: {redact(warning)}", highlight=False)
+
+
+def _print_rows(columns: list[str], rows: list[tuple]) -> None:
+    table = Table(*columns)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    out.print(table)
+    out.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""``runyard demo``: the built-in sandbox, a full sync into a fresh DuckDB file, one sample analysis."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pipelines import warehouse
+from pipelines.config import DatadogSettings
+from pipelines.sync import ProgressFactory, Settings, SyncResult, sync
+from sandbox import Sandbox
+from sources.datadog.model_lab import ModelLabFilters
+from sources.datadog.settings import DEFAULT_SITE, MODEL_LAB_DEFAULT_LAG_S
+from sources.errors import SyncError
+
+SAMPLE_TITLE = "lowest latest `loss` per project (top 3 runs), from analytics.model_lab_metric_leaderboard"
+SAMPLE_SQL = """
+select project_id, rank_lowest_first as rank, run_id, run_name, run_status, round(latest_value, 4) as loss
+from analytics.model_lab_metric_leaderboard
+where metric_key = 'loss' and rank_lowest_first <= 3
+order by project_id, rank, run_id
+"""
+
+
+@dataclass
+class DemoOutcome:
+    results: list[SyncResult]
+    sandbox_url: str
+    requests: int
+    sample_title: str
+    sample_columns: list[str]
+    sample_rows: list[tuple[Any, ...]]
+
+
+def run_demo(db_path: Path, *, model_lab_runs: int = 2000, progress: ProgressFactory | None = None) -> DemoOutcome:
+    """Sync the sandbox into ``db_path``, which must be new or an earlier demo's file."""
+    _clear_previous_demo(db_path)
+    with Sandbox(model_lab_runs=model_lab_runs, langsmith_runs=200) as box:
+        settings = Settings(
+            datadog=DatadogSettings(
+                api_key=box.config.datadog_api_key,
+                app_key=box.config.datadog_app_key,
+                site=DEFAULT_SITE,
+                base_url=box.url,
+                model_lab=ModelLabFilters(),
+                model_lab_lag_seconds=MODEL_LAB_DEFAULT_LAG_S,
+            )
+        )
+        results = sync(db_path, settings=settings, progress=progress)
+        served = sum(box.requests().values())
+        url = box.url
+    with warehouse.connect(db_path, read_only=False) as con:
+        warehouse.mark_demo_database(con)
+        columns, rows = warehouse.query(con, SAMPLE_SQL)
+    return DemoOutcome(results, url, served, SAMPLE_TITLE, columns, rows)
+
+
+def _clear_previous_demo(db_path: Path) -> None:
+    if not db_path.exists():
+        return
+    with warehouse.connect(db_path, read_only=True) as con:
+        is_demo = warehouse.is_demo_database(con) or not warehouse.has_any_table(con)
+    if not is_demo:
+        raise SyncError(
+            "demo",
+            f"{db_path} already holds data the demo did not create",
+            "The demo starts from a fresh file and never overwrites a real warehouse: pass --db demo.duckdb "
+            "(or another new path).",
+        )
+    for path in (db_path, db_path.with_name(db_path.name + ".wal")):
+        path.unlink(missing_ok=True)

@@ -1,0 +1,220 @@
+"""The DuckDB file: creating it readable by BI tools, one writer at a time, reading it, views.
+
+- A new file is created with ``storage_compatibility_version = 'v1.4.0'`` so the DuckDB 1.x
+  inside Superset, Evidence and Metabase can open it (PITFALLS.md §i). An existing file keeps
+  the version it has.
+- Writers take an OS lock on ``<db>.lock`` for the whole sync, so two runyard processes queue
+  instead of failing on DuckDB's own lock.
+- Readers (``status``, ``sql``) open the file read-only.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import re
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from sources.errors import SyncError
+
+STORAGE_VERSION = "v1.4.0"
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+ANALYTICS_SCHEMA = "analytics"
+RUNYARD_SCHEMA = "_runyard"  # runyard's own bookkeeping (the demo marker)
+HIDDEN_SCHEMAS = ("information_schema", "pg_catalog", "main", RUNYARD_SCHEMA)
+
+_LOCKED = re.compile(r"Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)")
+
+
+class DatabaseError(SyncError):
+    """The DuckDB file cannot be used (locked, read-only, not a database, disk full)."""
+
+    exit_code = 6
+
+
+def ensure_database(path: Path) -> None:
+    """Create the DuckDB file (BI-readable storage version) if it does not exist yet."""
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with translate_errors(path):
+        duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION}).close()
+
+
+@contextmanager
+def writer_lock(path: Path, timeout_s: float = 600.0) -> Iterator[None]:
+    """Hold ``<db>.lock`` exclusively: one runyard writer per database file, others wait."""
+    lock_path = path.with_name(path.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "unknown"
+                    raise DatabaseError(
+                        "runyard",
+                        f"another runyard sync (PID {holder}) has been writing {path} for over {timeout_s:.0f}s",
+                        "Wait for it to finish, or stop it, then run this sync again.",
+                    ) from None
+                time.sleep(0.2)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def translate_errors(path: Path) -> Iterator[None]:
+    """Turn DuckDB's file errors into one actionable paragraph."""
+    try:
+        yield
+    except duckdb.IOException as exc:
+        raise database_error(path, exc) from None
+
+
+def database_error(path: Path, exc: BaseException) -> DatabaseError:
+    text = str(exc)
+    locked = _LOCKED.search(text)
+    if locked:
+        return DatabaseError(
+            "runyard",
+            f"{path} is open in another process ({locked['holder'].strip()}, PID {locked['pid']})",
+            "DuckDB allows one writer per file and BI tools keep it open while connected: close that "
+            "program (or its connection) and run again.",
+        )
+    if "Read-only file system" in text or "Permission denied" in text:
+        return DatabaseError(
+            "runyard",
+            f"{path} cannot be written ({text.splitlines()[0]})",
+            "Choose a writable location with --db.",
+        )
+    if "No space left" in text:
+        return DatabaseError(
+            "runyard",
+            f"the disk holding {path} is full",
+            "Free space and run again; the previous data is intact.",
+        )
+    return DatabaseError(
+        "runyard",
+        f"cannot open {path}: {text.splitlines()[0]}",
+        "Check that the path points at a DuckDB file runyard created.",
+    )
+
+
+@contextmanager
+def connect(path: Path, *, read_only: bool, wait_s: float = 10.0) -> Iterator[duckdb.DuckDBPyConnection]:
+    """A connection; a reader retries briefly while a sync holds the file."""
+    if read_only and not path.exists():
+        raise DatabaseError("runyard", f"{path} does not exist", "Run `runyard sync` (or `runyard demo`) first.")
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+            break
+        except duckdb.IOException as exc:
+            if not (_LOCKED.search(str(exc)) and time.monotonic() < deadline):
+                raise database_error(path, exc) from None
+            time.sleep(0.2)
+    try:
+        yield con
+    finally:
+        con.close()
+
+
+def apply_views(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """(Re)create every view in sql/ whose tables exist; returns the names created.
+
+    Views may build on each other, so failures are retried until a round makes no progress;
+    a view whose source tables are not there yet (a source never synced) is dropped.
+    """
+    con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
+    pending = {p.stem: p.read_text() for p in sorted(SQL_DIR.glob("*.sql"))}
+    created: list[str] = []
+    while pending:
+        progress = False
+        for name, sql in list(pending.items()):
+            try:
+                con.execute(f"create or replace view {ANALYTICS_SCHEMA}.{name} as\n{sql}")
+            except duckdb.CatalogException:
+                continue
+            created.append(name)
+            del pending[name]
+            progress = True
+        if not progress:
+            break
+    for name in pending:
+        con.execute(f"drop view if exists {ANALYTICS_SCHEMA}.{name}")
+    return created
+
+
+def user_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """(schema, table) of every data table, without dlt's bookkeeping and staging schemas."""
+    rows = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_type = 'BASE TABLE' and table_name not like '\\_dlt\\_%' escape '\\' "
+        "order by 1, 2"
+    ).fetchall()
+    return [(s, t) for s, t in rows if s not in HIDDEN_SCHEMAS and not s.endswith("_staging")]
+
+
+def has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the file holds any table at all, in any schema (not just runyard's)."""
+    return bool(con.execute("select 1 from information_schema.tables limit 1").fetchall())
+
+
+def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    return {
+        f"{schema}.{table}": con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
+        for schema, table in user_tables(con)
+    }
+
+
+def is_demo_database(con: duckdb.DuckDBPyConnection) -> bool:
+    try:
+        row = con.execute(f"select value from {RUNYARD_SCHEMA}.meta where key = 'demo'").fetchone()
+    except duckdb.CatalogException:
+        return False
+    return bool(row and row[0] == "true")
+
+
+def mark_demo_database(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(f"create schema if not exists {RUNYARD_SCHEMA}")
+    con.execute(f"create table if not exists {RUNYARD_SCHEMA}.meta (key varchar primary key, value varchar)")
+    con.execute(f"insert or replace into {RUNYARD_SCHEMA}.meta values ('demo', 'true')")
+
+
+def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
+    result = con.execute(sql, params or [])
+    columns = [d[0] for d in result.description] if result.description else []
+    return columns, result.fetchall()
+
+
+def pipeline_state(con: duckdb.DuckDBPyConnection, dataset: str) -> tuple[dict[str, Any], Any] | None:
+    """(state, time of the load that committed it) of ``runyard_<dataset>``, or None if never synced."""
+    from dlt.common.versioned_state import decompress_state
+
+    try:
+        row = con.execute(
+            f"select s.state, l.inserted_at from {dataset}._dlt_pipeline_state s "
+            f"join {dataset}._dlt_loads l on l.load_id = s._dlt_load_id "
+            "where s.pipeline_name = ? and l.status = 0 order by l.load_id desc limit 1",
+            [f"runyard_{dataset}"],
+        ).fetchone()
+    except duckdb.CatalogException:
+        return None
+    return (decompress_state(row[0]), row[1]) if row else None
