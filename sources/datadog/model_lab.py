@@ -286,7 +286,7 @@ class ModelLabReader:
             disturbed = False
             previous_total: int | None = None
             for page in iter_run_pages(self.client, {**query, "sort": "created_at"}):
-                self.on_page(f"runs ({key})", page.number + 1, _page_count(page.total))
+                self.on_page(_pages_label(key), page.number + 1, _page_count(page.total))
                 disturbed |= previous_total is not None and page.total < previous_total
                 previous_total = page.total
                 read.update(_run_id(run) for run in page.runs)
@@ -313,7 +313,7 @@ class ModelLabReader:
         previous_last: datetime | None = None
         disturbed = False
         for page in iter_run_pages(self.client, {**query, "sort": "-updated_at"}):
-            self.on_page(f"runs ({key})", page.number + 1, None)
+            self.on_page(_pages_label(key), page.number + 1, None)
             if not page.runs:
                 break
             stamps = [parse_timestamp(run["attributes"]["updated_at"]) for run in page.runs]
@@ -371,6 +371,10 @@ class ModelLabReader:
                 not_found.pop(str(run_id), None)
         self.state["unfinished"] = [str(i) for i in sorted(unfinished)]
         self.state["last_sync_at"] = datetime.now(UTC).isoformat()
+
+
+def _pages_label(partition: str) -> str:
+    return "list pages" if partition == "all" else f"list pages ({partition})"
 
 
 def _page_count(total: int) -> int:
