@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,26 +69,29 @@ def fetch_run_page(
     return _parse_page(body)
 
 
-def iter_run_pages(client: ApiClient, query: Mapping[str, Any]) -> Iterator[RunPage]:
+def iter_run_pages(client: ApiClient, query: Mapping[str, Any], *, prefetch: bool = False) -> Iterator[RunPage]:
     """Walk the run list by the server's ``meta.page.next_number`` until it runs out.
 
     The first request carries no page number (the live service numbers pages from 0 while
     its docs say 1); every later one asks for exactly the number the server announced.
-    ``links`` are ignored: live, they point at another host.
+    ``links`` are ignored: live, they point at another host. With ``prefetch`` the next page
+    is requested while the caller works on this one (for walks that read every page).
     """
-    number: int | None = None
-    while True:
-        page = fetch_run_page(client, query, number=number)
-        yield page
-        if page.next_number is None or not page.runs:
-            return
-        if page.next_number <= page.number:
-            raise UpstreamError(
-                SOURCE,
-                f"Model Lab pagination went backwards (page {page.number} announced next page {page.next_number})",
-                "This is a service-side problem; report it to Datadog and run the sync again later.",
-            )
-        number = page.next_number
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") if prefetch else nullcontext() as pool:
+        page = fetch_run_page(client, query)
+        while True:
+            last = page.next_number is None or not page.runs
+            if not last and page.next_number <= page.number:  # type: ignore[operator]
+                raise UpstreamError(
+                    SOURCE,
+                    f"Model Lab pagination went backwards (page {page.number} announced next page {page.next_number})",
+                    "This is a service-side problem; report it to Datadog and run the sync again later.",
+                )
+            ahead = pool.submit(fetch_run_page, client, query, number=page.next_number) if pool and not last else None
+            yield page
+            if last:
+                return
+            page = ahead.result() if ahead else fetch_run_page(client, query, number=page.next_number)
 
 
 def get_run(client: ApiClient, run_id: int | str) -> dict[str, Any]:

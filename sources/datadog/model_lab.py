@@ -43,6 +43,8 @@ RUNS_TABLE = "model_lab_runs"
 METRICS_TABLE = "model_lab_run_metrics"
 PARAMS_TABLE = "model_lab_run_params"
 TAGS_TABLE = "model_lab_run_tags"
+# Runs shaped into tables per yield: fewer, larger Arrow tables keep dlt's per-item overhead low.
+EMIT_BATCH_RUNS = 1000
 # Child tables carry one marker row per run whose list came back empty; dlt's merge treats it
 # as "delete every row with this run_id" and never inserts it (PITFALLS.md §b).
 TOMBSTONE = "_tombstone"
@@ -236,6 +238,7 @@ class ModelLabReader:
         self.merge = merge
         self.on_page = on_page or (lambda _label, _done, _total: None)
         self.seen: set[int] = set()
+        self._batch: list[dict[str, Any]] = []
         self.status_of: dict[int, str] = {}
         self.warnings: list[str] = []
 
@@ -254,6 +257,7 @@ class ModelLabReader:
             else:
                 yield from self._incremental_walk(key, query, part)
         yield from self._refresh_unfinished()
+        yield from self._flush()
         self._remember_statuses()
 
     def backfill(self, run_ids: Sequence[int]) -> Iterator[tuple[str, pa.Table]]:
@@ -270,6 +274,7 @@ class ModelLabReader:
                 ) from None
             self.on_page("runs by id", len(runs), len(run_ids))
         yield from self._emit(runs)
+        yield from self._flush()
         self._remember_statuses()
 
     # -- walks --------------------------------------------------------------------------
@@ -285,7 +290,7 @@ class ModelLabReader:
             read: set[int] = set()
             disturbed = False
             previous_total: int | None = None
-            for page in iter_run_pages(self.client, {**query, "sort": "created_at"}):
+            for page in iter_run_pages(self.client, {**query, "sort": "created_at"}, prefetch=True):
                 self.on_page(_pages_label(key), page.number + 1, _page_count(page.total))
                 disturbed |= previous_total is not None and page.total < previous_total
                 previous_total = page.total
@@ -348,16 +353,24 @@ class ModelLabReader:
     # -- output -------------------------------------------------------------------------
 
     def _emit(self, runs: Sequence[dict[str, Any]]) -> Iterator[tuple[str, pa.Table]]:
-        fresh = []
+        """Queue runs not seen yet in this sync; yield tables once a batch is full.
+
+        Batches of ~1000 runs keep dlt's per-item cost (schema checks per yielded table) small.
+        """
         for run in runs:
             run_id = _run_id(run)
             if run_id in self.seen:
                 continue
             self.seen.add(run_id)
             self.status_of[run_id] = (run.get("attributes") or {}).get("status") or ""
-            fresh.append(run)
-        if fresh:
-            yield from run_tables(fresh, tombstones=self.merge).items()
+            self._batch.append(run)
+        if len(self._batch) >= EMIT_BATCH_RUNS:
+            yield from self._flush()
+
+    def _flush(self) -> Iterator[tuple[str, pa.Table]]:
+        if self._batch:
+            batch, self._batch = self._batch, []
+            yield from run_tables(batch, tombstones=self.merge).items()
 
     def _remember_statuses(self) -> None:
         unfinished = {int(i) for i in self.state.get("unfinished", [])}
