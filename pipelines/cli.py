@@ -68,7 +68,7 @@ def _errors(debug: bool) -> Iterator[None]:
         err.print(f"[bold red]error[/] {redact(exc.message)}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
-        err.print("interrupted; the database keeps its previous contents.")
+        err.print("interrupted; the next sync resumes from the last one that completed.")
         raise typer.Exit(130) from None
     except Exception as exc:  # anything unforeseen still gets a clear, redacted line
         if debug:

@@ -337,18 +337,15 @@ class ModelLabReader:
     def _refresh_unfinished(self) -> Iterator[tuple[str, pa.Table]]:
         pending = sorted(int(i) for i in self.state.get("unfinished", []) if int(i) not in self.seen)
         not_found = self.state.setdefault("not_found", {})
-        runs = []
         for done, run_id in enumerate(pending, 1):
+            self.on_page("unfinished runs by id", done, len(pending))
             try:
-                runs.append(get_run(self.client, run_id))
+                run = get_run(self.client, run_id)
             except NotFoundError:
                 not_found[str(run_id)] = datetime.now(UTC).isoformat()
                 self.status_of[run_id] = "deleted"
-            self.on_page("unfinished runs by id", done, len(pending))
-            if len(runs) >= MODEL_LAB_PAGE_SIZE:
-                yield from self._emit(runs)
-                runs = []
-        yield from self._emit(runs)
+                continue
+            yield from self._emit([run])
 
     # -- output -------------------------------------------------------------------------
 
