@@ -147,9 +147,17 @@ def status(db: DbOption = Path("runyard.duckdb"), debug: DebugOption = False) ->
     with _errors(debug):
         from pipelines.status import resource_status
 
-        table = Table("resource", "last successful sync", "rows", "cursor", title=f"runyard status: {db}")
-        for row in resource_status(db):
-            table.add_row(row.resource, row.last_sync or "never", f"{row.rows:,}", row.cursor)
+        statuses = resource_status(db)
+        if not statuses:
+            out.print(f"{db}: no source has synced into this file yet.")
+            return
+        table = Table(title=f"runyard status: {db}")
+        table.add_column("table", no_wrap=True)
+        table.add_column("last sync (UTC)", no_wrap=True)
+        table.add_column("rows", justify="right")
+        table.add_column("cursor")
+        for row in statuses:
+            table.add_row(row.table, row.last_sync or "never", f"{row.rows:,}", row.cursor)
         out.print(table)
 
 
@@ -195,12 +203,25 @@ def sandbox(
     seed: Annotated[int, typer.Option(help="Seed of the data generator.")] = 7,
     model_lab_runs: Annotated[int, typer.Option(help="Model Lab runs to generate.")] = 2000,
     langsmith_runs: Annotated[int, typer.Option(help="LangSmith runs to generate.")] = 5000,
+    langsmith_projects: Annotated[int, typer.Option(help="LangSmith tracing projects.")] = 2,
+    llm_obs_projects: Annotated[int, typer.Option(help="LLM Observability projects (2-4 datasets each).")] = 3,
+    llm_obs_records_per_dataset: Annotated[int, typer.Option(help="Dataset records per dataset (mean).")] = 40,
+    llm_obs_experiments_per_dataset: Annotated[int, typer.Option(help="Experiments per dataset (mean).")] = 4,
     recorded: Annotated[bool, typer.Option(help="Serve the recorded live Model Lab runs instead.")] = False,
 ) -> None:
     """Serve the local replica of the Datadog and LangSmith APIs until interrupted."""
     from sandbox import Sandbox
 
-    box = Sandbox(seed=seed, model_lab_runs=model_lab_runs, langsmith_runs=langsmith_runs, model_lab_recorded=recorded)
+    box = Sandbox(
+        seed=seed,
+        model_lab_runs=model_lab_runs,
+        model_lab_recorded=recorded,
+        langsmith_runs=langsmith_runs,
+        langsmith_projects=langsmith_projects,
+        llm_obs_projects=llm_obs_projects,
+        llm_obs_records_per_dataset=llm_obs_records_per_dataset,
+        llm_obs_experiments_per_dataset=llm_obs_experiments_per_dataset,
+    )
     url = f"http://{host}:{port}"
     err.print(f"runyard sandbox on {url} (Ctrl-C to stop). Point runyard at it with:")
     for name, value in box.env(url).items():
@@ -219,12 +240,15 @@ def _print_results(results: list[Any], db: Path) -> None:
     except SyncError:
         pass
     for result in results:
+        label = "skipped" if result.status == "skipped" else "note"
+        for notice in result.notices:
+            err.print(f"[yellow]{label}[/] {redact(notice)}", highlight=False)
         if result.status == "skipped":
-            err.print(f"[yellow]skipped[/] {redact(result.notice)}", highlight=False)
             continue
         table = Table("table", "rows loaded", "rows in table", title=f"{result.source} synced into {db}")
         for name in result.tables:
-            table.add_row(name, f"{result.rows_loaded.get(name, 0):,}", f"{totals.get(name, 0):,}")
+            if name in totals or name in result.rows_loaded:
+                table.add_row(name, f"{result.rows_loaded.get(name, 0):,}", f"{totals.get(name, 0):,}")
         out.print(table)
         requests = ", ".join(f"{n} {endpoint}" for endpoint, n in sorted(result.requests.items()))
         out.print(

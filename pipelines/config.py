@@ -1,25 +1,51 @@
-"""Settings for each source, resolved from the environment and .dlt/*.toml, validated before any request.
+"""Settings for each upstream, resolved from the environment and .dlt/*.toml, validated before any request.
 
 Precedence for each value: the dlt environment name (``SOURCES__DATADOG__API_KEY``), then the
-vendor's own variable where one exists (``DD_API_KEY``), then ``.dlt/secrets.toml`` /
-``.dlt/config.toml`` (``[sources.datadog] api_key = ...``). Environment beats files.
+vendor's own variable where one exists (``DD_API_KEY``, ``LANGSMITH_API_KEY``), then
+``.dlt/secrets.toml`` / ``.dlt/config.toml`` (``[sources.datadog] api_key = ...``).
+Environment beats files. Every rejection names the setting and shows a valid value.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import dlt
 
+from sources.arrow_tables import parse_timestamp
 from sources.datadog import datadog_base_url
 from sources.datadog.model_lab import ModelLabFilters
-from sources.datadog.settings import DEFAULT_SITE, MODEL_LAB_DEFAULT_LAG_S, MODEL_LAB_STATUSES
+from sources.datadog.settings import (
+    DEFAULT_SITE,
+    LLM_OBS_DEFAULT_PAGE_LIMIT,
+    MODEL_LAB_DEFAULT_LAG_S,
+    MODEL_LAB_STATUSES,
+)
 from sources.errors import ConfigError, secrets
+from sources.http_client import validate_base_url
+from sources.langsmith.settings import (
+    DEFAULT_BASE_URL as LANGSMITH_DEFAULT_URL,
+)
+from sources.langsmith.settings import (
+    DEFAULT_CONCURRENCY,
+    DEFAULT_INITIAL_DAYS,
+    DEFAULT_SELECTS,
+    DEFAULT_WINDOW_HOURS,
+    RUN_TYPES,
+    SELECT_TOKENS,
+)
 
 DATADOG_KEYS_URL = "https://app.datadoghq.com/organization-settings/api-keys"
+LANGSMITH_KEYS_URL = "https://smith.langchain.com/settings"
+
+
+class MissingCredentials(ConfigError):
+    """No keys configured for an upstream: skipped when syncing everything, an error when named."""
 
 
 @dataclass(frozen=True)
@@ -28,8 +54,13 @@ class DatadogSettings:
     app_key: str
     site: str
     base_url: str
-    model_lab: ModelLabFilters
-    model_lab_lag_seconds: int
+    model_lab: ModelLabFilters = field(default_factory=ModelLabFilters)
+    model_lab_lag_seconds: int = MODEL_LAB_DEFAULT_LAG_S
+    llm_obs_page_limit: int = LLM_OBS_DEFAULT_PAGE_LIMIT
+    llm_obs_content_preview_limit: int | None = None
+    llm_obs_query: str | None = None
+    llm_obs_include_user_data: bool = False
+    topic_discovery_config_ids: tuple[str, ...] = ()
 
     def source_kwargs(self) -> dict[str, Any]:
         """Arguments for ``sources.datadog.datadog``."""
@@ -46,21 +77,67 @@ class DatadogSettings:
             "model_lab_parent_run_id": f.parent_run_id,
             "model_lab_text_filter": f.text,
             "model_lab_lag_seconds": self.model_lab_lag_seconds,
+            "llm_obs_page_limit": self.llm_obs_page_limit,
+            "llm_obs_content_preview_limit": self.llm_obs_content_preview_limit,
+            "llm_obs_query": self.llm_obs_query,
+            "llm_obs_include_user_data": self.llm_obs_include_user_data,
+            "topic_discovery_config_ids": list(self.topic_discovery_config_ids),
         }
 
 
-class MissingCredentials(ConfigError):
-    """No keys configured for a source: skipped when syncing everything, an error when named."""
+@dataclass(frozen=True)
+class LangSmithSettings:
+    api_key: str
+    base_url: str = LANGSMITH_DEFAULT_URL
+    project_ids: tuple[str, ...] = ()
+    reference_dataset_id: str | None = None
+    initial_start: str = ""
+    filter: str | None = None
+    trace_filter: str | None = None
+    tree_filter: str | None = None
+    is_root: bool | None = None
+    run_type: str | None = None
+    has_error: bool | None = None
+    selects: tuple[str, ...] = DEFAULT_SELECTS
+    window_hours: int = DEFAULT_WINDOW_HOURS
+    concurrency: int = DEFAULT_CONCURRENCY
+    workspace_id: str | None = None
+
+    def source_kwargs(self) -> dict[str, Any]:
+        """Arguments for ``sources.langsmith.langsmith``."""
+        return {
+            "api_key": self.api_key,
+            "base_url": self.base_url,
+            "project_ids": list(self.project_ids),
+            "reference_dataset_id": self.reference_dataset_id,
+            "initial_start": self.initial_start,
+            "filter": self.filter,
+            "trace_filter": self.trace_filter,
+            "tree_filter": self.tree_filter,
+            "is_root": self.is_root,
+            "run_type": self.run_type,
+            "has_error": self.has_error,
+            "selects": list(self.selects),
+            "window_hours": self.window_hours,
+            "concurrency": self.concurrency,
+            "workspace_id": self.workspace_id,
+        }
 
 
 def lookup(key: str, *, alias: str | None = None, secret: bool = False) -> Any:
     """One setting by its dlt path (``sources.datadog.api_key``), honouring the precedence above."""
-    env_name = key.upper().replace(".", "__")
-    for name in (env_name, alias):
+    for name in (env_name(key), alias):
         if name and os.environ.get(name, "").strip():
             return os.environ[name].strip()
     value = (dlt.secrets if secret else dlt.config).get(key)
     return value.strip() if isinstance(value, str) else value
+
+
+def env_name(key: str) -> str:
+    return key.upper().replace(".", "__")
+
+
+# -- Datadog ---------------------------------------------------------------------------------
 
 
 def datadog_settings() -> DatadogSettings:
@@ -78,20 +155,108 @@ def datadog_settings() -> DatadogSettings:
         )
     site = lookup("sources.datadog.site", alias="DD_SITE") or DEFAULT_SITE
     base_url = datadog_base_url(site, lookup("sources.datadog.base_url"))
+    statuses = _list("sources.datadog.model_lab_statuses")
+    _check_choices("sources.datadog.model_lab_statuses", statuses, MODEL_LAB_STATUSES, example="running,failed")
     filters = ModelLabFilters(
         project_ids=tuple(_int_list("sources.datadog.model_lab_project_ids", example="482,2438")),
-        statuses=tuple(_statuses()),
-        tags=_optional_text("sources.datadog.model_lab_tags"),
-        params=_optional_text("sources.datadog.model_lab_params"),
-        parent_run_id=_optional_text("sources.datadog.model_lab_parent_run_id"),
-        text=_optional_text("sources.datadog.model_lab_text_filter"),
+        statuses=tuple(statuses),
+        tags=_text("sources.datadog.model_lab_tags"),
+        params=_text("sources.datadog.model_lab_params"),
+        parent_run_id=_text("sources.datadog.model_lab_parent_run_id"),
+        text=_text("sources.datadog.model_lab_text_filter"),
     )
-    lag = _int_setting("sources.datadog.model_lab_lag_seconds", MODEL_LAB_DEFAULT_LAG_S, example="600")
-    return DatadogSettings(api_key, app_key, site, base_url, filters, lag)
+    return DatadogSettings(
+        api_key=api_key,
+        app_key=app_key,
+        site=site,
+        base_url=base_url,
+        model_lab=filters,
+        model_lab_lag_seconds=_int("sources.datadog.model_lab_lag_seconds", MODEL_LAB_DEFAULT_LAG_S, low=0),
+        llm_obs_page_limit=_int("sources.datadog.llm_obs_page_limit", LLM_OBS_DEFAULT_PAGE_LIMIT, low=1, high=1000),
+        llm_obs_content_preview_limit=_int("sources.datadog.llm_obs_content_preview_limit", None, low=1),
+        llm_obs_query=_text("sources.datadog.llm_obs_query"),
+        llm_obs_include_user_data=_bool("sources.datadog.llm_obs_include_user_data") or False,
+        topic_discovery_config_ids=tuple(_list("sources.datadog.topic_discovery_config_ids")),
+    )
 
 
-def _env_name(key: str) -> str:
-    return key.upper().replace(".", "__")
+# -- LangSmith -------------------------------------------------------------------------------
+
+
+def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
+    """LangSmith settings from config. Raises MissingCredentials or ConfigError."""
+    api_key = lookup("sources.langsmith.api_key", alias="LANGSMITH_API_KEY", secret=True)
+    secrets.add(api_key)
+    if not api_key:
+        raise MissingCredentials(
+            "langsmith",
+            "LANGSMITH_API_KEY is not set",
+            "Set LANGSMITH_API_KEY (or SOURCES__LANGSMITH__API_KEY, or api_key under [sources.langsmith] in "
+            f".dlt/secrets.toml); create a key at {LANGSMITH_KEYS_URL}.",
+        )
+    raw_url = lookup("sources.langsmith.base_url", alias="LANGSMITH_ENDPOINT") or LANGSMITH_DEFAULT_URL
+    # Like the SDK: an endpoint given with its /api or /api/v1 suffix means the same host.
+    for suffix in ("/api/v1", "/api"):
+        raw_url = raw_url.rstrip("/").removesuffix(suffix)
+    base_url = validate_base_url(raw_url, "langsmith", "LANGSMITH_ENDPOINT", "https://eu.api.smith.langchain.com")
+    project_ids = tuple(_uuid_list("sources.langsmith.project_ids"))
+    dataset = _text("sources.langsmith.reference_dataset_id")
+    if dataset:
+        _check_uuid("sources.langsmith.reference_dataset_id", dataset)
+    if bool(project_ids) == bool(dataset):
+        raise ConfigError(
+            "langsmith",
+            "set exactly one of SOURCES__LANGSMITH__PROJECT_IDS and SOURCES__LANGSMITH__REFERENCE_DATASET_ID"
+            + (" (both are set)" if dataset else " (neither is set)"),
+            "The runs query needs one: e.g. SOURCES__LANGSMITH__PROJECT_IDS=<tracing project UUID>,<another>.",
+        )
+    now = now or datetime.now(UTC)
+    initial = _text("sources.langsmith.initial_start")
+    if initial:
+        try:
+            start = parse_timestamp(initial)
+            if start.tzinfo is None:
+                raise ValueError
+        except ValueError:
+            raise ConfigError(
+                "langsmith",
+                f"SOURCES__LANGSMITH__INITIAL_START={initial!r} is not an RFC 3339 timestamp with a time zone",
+                "For example SOURCES__LANGSMITH__INITIAL_START=2026-01-01T00:00:00Z.",
+            ) from None
+    else:
+        start = now - timedelta(days=DEFAULT_INITIAL_DAYS)
+    run_type = _text("sources.langsmith.run_type")
+    if run_type:
+        run_type = run_type.upper()
+        _check_choices("sources.langsmith.run_type", [run_type], RUN_TYPES, example="LLM")
+    selects = [s.upper() for s in _list("sources.langsmith.selects")] or list(DEFAULT_SELECTS)
+    _check_choices("sources.langsmith.selects", selects, SELECT_TOKENS, example="ID,NAME,START_TIME,TOTAL_TOKENS")
+    if "ID" not in selects or "START_TIME" not in selects:
+        selects = ["ID", "START_TIME", *(s for s in selects if s not in ("ID", "START_TIME"))]
+    return LangSmithSettings(
+        api_key=api_key,
+        base_url=base_url,
+        project_ids=project_ids,
+        reference_dataset_id=dataset,
+        initial_start=start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        filter=_text("sources.langsmith.filter"),
+        trace_filter=_text("sources.langsmith.trace_filter"),
+        tree_filter=_text("sources.langsmith.tree_filter"),
+        is_root=_bool("sources.langsmith.is_root"),
+        run_type=run_type,
+        has_error=_bool("sources.langsmith.has_error"),
+        selects=tuple(dict.fromkeys(selects)),
+        window_hours=_int("sources.langsmith.window_hours", DEFAULT_WINDOW_HOURS, low=1),
+        concurrency=_int("sources.langsmith.concurrency", DEFAULT_CONCURRENCY, low=1, high=32),
+        workspace_id=_text("sources.langsmith.workspace_id") or os.environ.get("LANGSMITH_WORKSPACE_ID") or None,
+    )
+
+
+# -- value parsing ---------------------------------------------------------------------------
+
+
+def _source(key: str) -> str:
+    return key.split(".")[1]
 
 
 def _list(key: str) -> list[str]:
@@ -104,7 +269,9 @@ def _list(key: str) -> list[str]:
             try:
                 value = json.loads(value)
             except json.JSONDecodeError:
-                raise ConfigError("datadog", f"{_env_name(key)}={value!r} is not valid JSON") from None
+                raise ConfigError(
+                    _source(key), f"{env_name(key)}={value!r} is not valid JSON", "Use a comma-separated list."
+                ) from None
         else:
             value = value.split(",")
     if not isinstance(value, list | tuple):
@@ -117,44 +284,76 @@ def _int_list(key: str, *, example: str) -> list[int]:
     bad = [v for v in items if not v.lstrip("-").isdigit()]
     if bad:
         raise ConfigError(
-            "datadog",
-            f"{_env_name(key)} holds {', '.join(map(repr, bad))}, which {'is' if len(bad) == 1 else 'are'} "
+            _source(key),
+            f"{env_name(key)} holds {', '.join(map(repr, bad))}, which {'is' if len(bad) == 1 else 'are'} "
             "not an integer id",
-            f"Use comma-separated integers, e.g. {_env_name(key)}={example}.",
+            f"Use comma-separated integers, e.g. {env_name(key)}={example}.",
         )
     return [int(v) for v in items]
 
 
-def _statuses() -> list[str]:
-    key = "sources.datadog.model_lab_statuses"
+def _uuid_list(key: str) -> list[str]:
     items = _list(key)
-    bad = [s for s in items if s not in MODEL_LAB_STATUSES]
-    if bad:
-        raise ConfigError(
-            "datadog",
-            f"{_env_name(key)} holds unknown status {', '.join(map(repr, bad))}",
-            f"Use any of: {', '.join(MODEL_LAB_STATUSES)} (comma-separated), e.g. {_env_name(key)}=running,failed.",
-        )
+    for item in items:
+        _check_uuid(key, item)
     return items
 
 
-def _optional_text(key: str) -> str | None:
+def _check_uuid(key: str, value: str) -> None:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        raise ConfigError(
+            _source(key),
+            f"{env_name(key)} holds {value!r}, which is not a UUID",
+            f"Use the UUID shown in the LangSmith UI, e.g. {env_name(key)}=018e4c7e-a9fb-7ef0-a5b6-6ea3a82e9327.",
+        ) from None
+
+
+def _check_choices(key: str, values: list[str], choices: tuple[str, ...], *, example: str) -> None:
+    bad = [v for v in values if v not in choices]
+    if bad:
+        raise ConfigError(
+            _source(key),
+            f"{env_name(key)} holds unknown value {', '.join(map(repr, bad))}",
+            f"Use any of: {', '.join(choices)} (comma-separated), e.g. {env_name(key)}={example}.",
+        )
+
+
+def _text(key: str) -> str | None:
     value = lookup(key)
     return str(value) if value not in (None, "") else None
 
 
-def _int_setting(key: str, default: int, *, example: str) -> int:
+def _bool(key: str) -> bool | None:
+    value = lookup(key)
+    if value in (None, ""):
+        return None
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes"):
+        return True
+    if text in ("false", "0", "no"):
+        return False
+    raise ConfigError(
+        _source(key), f"{env_name(key)}={value!r} is not a boolean", f"Use {env_name(key)}=true or false."
+    )
+
+
+def _int(key: str, default: int | None, *, low: int, high: int | None = None) -> Any:
     value = lookup(key)
     if value in (None, ""):
         return default
     try:
         number = int(value)
     except (TypeError, ValueError):
-        number = -1
-    if number < 0:
+        number = low - 1
+    if number < low or (high is not None and number > high):
+        bound = f"between {low} and {high}" if high is not None else f"an integer of at least {low}"
         raise ConfigError(
-            "datadog",
-            f"{_env_name(key)}={value!r} is not a non-negative integer",
-            f"For example {_env_name(key)}={example}.",
+            _source(key),
+            f"{env_name(key)}={value!r} is not {bound}",
+            f"For example {env_name(key)}={default if default is not None else max(low, 1)}.",
         )
     return number

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 from pipelines import warehouse
-from pipelines.config import DatadogSettings
+from pipelines.config import DatadogSettings, LangSmithSettings
 from pipelines.sync import ProgressFactory, Settings, SyncResult, sync
 from sandbox import Sandbox
-from sources.datadog.model_lab import ModelLabFilters
-from sources.datadog.settings import DEFAULT_SITE, MODEL_LAB_DEFAULT_LAG_S
+from sources.datadog.settings import DEFAULT_SITE
 from sources.errors import SyncError
 
 SAMPLE_TITLE = "lowest latest `loss` per project (top 3 runs), from analytics.model_lab_metric_leaderboard"
@@ -33,27 +32,44 @@ class DemoOutcome:
     sample_rows: list[tuple[Any, ...]]
 
 
-def run_demo(db_path: Path, *, model_lab_runs: int = 2000, progress: ProgressFactory | None = None) -> DemoOutcome:
+def run_demo(
+    db_path: Path,
+    *,
+    model_lab_runs: int = 2000,
+    langsmith_runs: int = 5000,
+    progress: ProgressFactory | None = None,
+) -> DemoOutcome:
     """Sync the sandbox into ``db_path``, which must be new or an earlier demo's file."""
     _clear_previous_demo(db_path)
-    with Sandbox(model_lab_runs=model_lab_runs, langsmith_runs=200) as box:
-        settings = Settings(
-            datadog=DatadogSettings(
-                api_key=box.config.datadog_api_key,
-                app_key=box.config.datadog_app_key,
-                site=DEFAULT_SITE,
-                base_url=box.url,
-                model_lab=ModelLabFilters(),
-                model_lab_lag_seconds=MODEL_LAB_DEFAULT_LAG_S,
-            )
-        )
-        results = sync(db_path, settings=settings, progress=progress)
+    with Sandbox(model_lab_runs=model_lab_runs, langsmith_runs=langsmith_runs) as box:
+        results = sync(db_path, settings=sandbox_settings(box), progress=progress)
         served = sum(box.requests().values())
         url = box.url
     with warehouse.connect(db_path, read_only=False) as con:
         warehouse.mark_demo_database(con)
         columns, rows = warehouse.query(con, SAMPLE_SQL)
     return DemoOutcome(results, url, served, SAMPLE_TITLE, columns, rows)
+
+
+def sandbox_settings(box: Sandbox) -> Settings:
+    """Settings for every source, pointed at a running sandbox (independent of the user's config)."""
+    return Settings(
+        datadog=DatadogSettings(
+            api_key=box.config.datadog_api_key,
+            app_key=box.config.datadog_app_key,
+            site=DEFAULT_SITE,
+            base_url=box.url,
+            llm_obs_page_limit=500,
+            llm_obs_include_user_data=True,
+            topic_discovery_config_ids=tuple(box.patterns.config_ids()),
+        ),
+        langsmith=LangSmithSettings(
+            api_key=box.config.langsmith_api_key,
+            base_url=box.url,
+            project_ids=tuple(box.langsmith.project_ids()),
+            initial_start=box.langsmith.earliest_start(),
+        ),
+    )
 
 
 def _clear_previous_demo(db_path: Path) -> None:

@@ -1,54 +1,61 @@
-"""What ``runyard status`` reports: per resource, the last successful sync, rows and cursor."""
+"""What ``runyard status`` reports: per source table, the last successful sync, rows and cursor."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from pipelines import warehouse
-from sources.datadog.model_lab import CHILD_SCHEMAS, RUNS_TABLE
+from pipelines.registry import SOURCES
 
 
 @dataclass(frozen=True)
 class ResourceStatus:
-    resource: str
+    source: str
+    table: str
     last_sync: str | None
     rows: int
     cursor: str
 
 
 def resource_status(db_path: Path) -> list[ResourceStatus]:
+    """One entry per table of every source that has synced into this file at least once."""
     with warehouse.connect(db_path, read_only=True) as con:
         counts = warehouse.table_counts(con)
-        found = warehouse.pipeline_state(con, "datadog")
+        upstreams = {spec.upstream for spec in SOURCES.values()}
+        states = {upstream: warehouse.pipeline_state(con, upstream) for upstream in upstreams}
     statuses: list[ResourceStatus] = []
-    if found:
-        state, _loaded_at = found
-        model_lab = state.get("sources", {}).get("datadog", {}).get("resources", {}).get(RUNS_TABLE)
-        if model_lab:
-            last = _when(model_lab.get("last_sync_at"))
-            cursors = "; ".join(
-                f"updated_at >= {part.get('cursor')}" + ("" if key == "all" else f" ({key})")
-                for key, part in model_lab.get("partitions", {}).items()
-            )
-            unfinished = len(model_lab.get("unfinished", []))
-            statuses.append(
-                ResourceStatus(
-                    f"datadog.{RUNS_TABLE}",
-                    last,
-                    counts.get(f"datadog.{RUNS_TABLE}", 0),
-                    f"{cursors or 'none'}; {unfinished} unfinished runs followed",
-                )
-            )
-            for child in CHILD_SCHEMAS:
-                statuses.append(
-                    ResourceStatus(f"datadog.{child}", last, counts.get(f"datadog.{child}", 0), f"follows {RUNS_TABLE}")
-                )
+    for spec in SOURCES.values():
+        found = states[spec.upstream]
+        if not found:
+            continue
+        state, loaded_at = found
+        resources: dict[str, Any] = state.get("sources", {}).get(spec.upstream, {}).get("resources", {})
+        cursors = spec.cursors(resources)
+        for table in spec.tables:
+            qualified = f"{spec.upstream}.{table}"
+            if qualified not in counts:
+                continue
+            last = resources.get(table, {}).get("last_sync_at") or loaded_at
+            cursor = "; ".join(_cursor(k, v) for k, v in cursors.get(table, {}).items() if v not in (None, ""))
+            statuses.append(ResourceStatus(spec.name, qualified, _when(last), counts[qualified], cursor))
     return statuses
 
 
-def _when(iso: str | None) -> str | None:
-    if not iso:
+def _cursor(name: str, value: Any) -> str:
+    """``updated_at >= 2026-11-23 06:46:50`` for timestamps, ``unfinished runs: 68`` otherwise."""
+    if isinstance(value, str):
+        try:
+            return f"{name} >= {datetime.fromisoformat(value.replace('Z', '+00:00')).astimezone(UTC):%Y-%m-%d %H:%M:%S}"
+        except ValueError:
+            pass
+    return f"{name}: {value}"
+
+
+def _when(value: str | datetime | None) -> str | None:
+    if not value:
         return None
-    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M")

@@ -25,17 +25,21 @@ import duckdb
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import warehouse
-from pipelines.config import DatadogSettings, MissingCredentials, datadog_settings
+from pipelines.config import (
+    DatadogSettings,
+    LangSmithSettings,
+    MissingCredentials,
+    datadog_settings,
+    langsmith_settings,
+)
 from pipelines.progress import SyncProgress
-from sources.datadog import datadog
-from sources.datadog.model_lab import CHILD_SCHEMAS, RUNS_TABLE
+from pipelines.registry import SOURCES, SourceSpec, SyncOptions
 from sources.errors import ConfigError, SyncError, redact
 from sources.http_client import SourceStats
 
 log = logging.getLogger("runyard.sync")
 
-ALL_SOURCES = ("model_lab", "llm_obs", "langsmith")
-IMPLEMENTED = ("model_lab",)
+ALL_SOURCES = tuple(SOURCES)
 DEFAULT_DB = Path("runyard.duckdb")
 
 
@@ -53,26 +57,39 @@ class SyncResult:
     cursors: dict[str, Any] = field(default_factory=dict)
     duration_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
-    notice: str = ""
+    notices: list[str] = field(default_factory=list)
 
     @property
     def total_rows(self) -> int:
         return sum(self.rows_loaded.values())
 
 
+_RESOLVERS: dict[str, Callable[[], Any]] = {"datadog": datadog_settings, "langsmith": langsmith_settings}
+
+
 @dataclass
 class Settings:
-    """Resolved settings per upstream; None where not configured."""
+    """Resolved settings per upstream; an upstream without credentials is listed in ``missing``."""
 
     datadog: DatadogSettings | None = None
-    datadog_missing: MissingCredentials | None = None
+    langsmith: LangSmithSettings | None = None
+    missing: dict[str, MissingCredentials] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls) -> Settings:
-        try:
-            return cls(datadog=datadog_settings())
-        except MissingCredentials as exc:
-            return cls(datadog_missing=exc)
+    def from_config(cls, upstreams: Sequence[str] = tuple(_RESOLVERS)) -> Settings:
+        """Resolve (and validate) the settings of these upstreams. Raises ConfigError."""
+        settings = cls()
+        for upstream in upstreams:
+            try:
+                setattr(settings, upstream, _RESOLVERS[upstream]())
+            except MissingCredentials as exc:
+                settings.missing[upstream] = exc
+        return settings
+
+    def missing_for(self, upstream: str) -> MissingCredentials | None:
+        if getattr(self, upstream) is not None:
+            return None
+        return self.missing.get(upstream) or MissingCredentials(upstream, "no settings given", "Configure it.")
 
 
 ProgressFactory = Callable[[str, SourceStats], SyncProgress | None]
@@ -96,24 +113,25 @@ def sync(
     settings: Settings | None = None,
     progress: ProgressFactory | None = None,
 ) -> list[SyncResult]:
-    """Sync the named sources (all configured ones when none are named) into ``db_path``.
+    """Sync the named sources (every configured one when none are named) into ``db_path``.
 
     A named source without credentials is an error; when syncing everything it is skipped
     with a notice. All settings are checked before the first request. Raises SyncError.
     """
     names = _check_names(sources, model_lab_run_ids, full_refresh)
     explicit = bool(sources) or bool(model_lab_run_ids)
-    settings = settings or Settings.from_config()
-    plan: list[str] = []
+    settings = settings or Settings.from_config(list(dict.fromkeys(SOURCES[n].upstream for n in names)))
+    options = SyncOptions(full_refresh=full_refresh, model_lab_run_ids=tuple(model_lab_run_ids))
+    plan: list[SourceSpec] = []
     results: list[SyncResult] = []
     for name in names:
-        missing = settings.datadog_missing if name == "model_lab" else None
-        if missing is not None:
-            if explicit:
-                raise missing
-            results.append(SyncResult(name, "skipped", notice=f"{missing.message} Skipped."))
-            continue
-        plan.append(name)
+        missing = settings.missing_for(SOURCES[name].upstream)
+        if missing is None:
+            plan.append(SOURCES[name])
+        elif explicit:
+            raise missing
+        else:
+            results.append(SyncResult(name, "skipped", notices=[f"{missing.message} Skipped."]))
     if not plan:
         return results
     configure_dlt()
@@ -121,8 +139,8 @@ def sync(
     warehouse.ensure_database(db_path)
     try:
         with warehouse.writer_lock(db_path):
-            for name in plan:
-                results.append(_RUNNERS[name](db_path, settings, full_refresh, model_lab_run_ids, progress))
+            for spec in plan:
+                results.append(_sync_one(spec, db_path, getattr(settings, spec.upstream), options, progress))
             with warehouse.connect(db_path, read_only=False) as con:
                 warehouse.apply_views(con)
     except BaseException:
@@ -133,19 +151,10 @@ def sync(
 
 
 def _check_names(sources: Sequence[str], run_ids: Sequence[int], full_refresh: bool) -> list[str]:
-    unknown = [s for s in sources if s not in ALL_SOURCES]
+    unknown = [s for s in sources if s not in SOURCES]
     if unknown:
         raise ConfigError(
-            "runyard",
-            f"unknown source {', '.join(map(repr, unknown))}",
-            f"Choose from: {', '.join(ALL_SOURCES)}.",
-        )
-    pending = [s for s in sources if s not in IMPLEMENTED]
-    if pending:
-        raise ConfigError(
-            "runyard",
-            f"source {', '.join(map(repr, pending))} is not implemented yet",
-            f"Available now: {', '.join(IMPLEMENTED)}.",
+            "runyard", f"unknown source {', '.join(map(repr, unknown))}", f"Choose from: {', '.join(SOURCES)}."
         )
     if run_ids:
         if any(s != "model_lab" for s in sources):
@@ -159,79 +168,50 @@ def _check_names(sources: Sequence[str], run_ids: Sequence[int], full_refresh: b
                 "Backfill ids with an incremental sync, or refresh everything without --run-id.",
             )
         return ["model_lab"]
-    return list(dict.fromkeys(sources)) or list(IMPLEMENTED)
+    return list(dict.fromkeys(sources)) or list(SOURCES)
 
 
-def _sync_model_lab(
-    db_path: Path,
-    settings: Settings,
-    full_refresh: bool,
-    run_ids: Sequence[int],
-    progress: ProgressFactory | None,
+def _sync_one(
+    spec: SourceSpec, db_path: Path, settings: Any, options: SyncOptions, progress: ProgressFactory | None
 ) -> SyncResult:
-    assert settings.datadog is not None
-    stats = SourceStats()
-    source = datadog(
-        **settings.datadog.source_kwargs(),
-        model_lab_run_ids=list(run_ids) or None,
-        full_refresh=full_refresh,
-        stats=stats,
-    ).with_resources("model_lab_runs")
-    result, state = _run_pipeline("model_lab", "datadog", db_path, source, stats, progress)
-    result.tables = [f"datadog.{name}" for name in (RUNS_TABLE, *CHILD_SCHEMAS)]
-    resource_state = state.get("sources", {}).get("datadog", {}).get("resources", {}).get("model_lab_runs", {})
-    result.cursors = {key: part.get("cursor") for key, part in resource_state.get("partitions", {}).items()} | {
-        "unfinished_runs": len(resource_state.get("unfinished", []))
-    }
-    _mark_runs_not_found(db_path, resource_state.get("not_found", {}))
-    return result
-
-
-_RUNNERS: dict[str, Callable[[Path, Settings, bool, Sequence[int], ProgressFactory | None], SyncResult]] = {
-    "model_lab": _sync_model_lab,
-}
-
-
-def _run_pipeline(
-    name: str,
-    dataset: str,
-    db_path: Path,
-    source: Any,
-    stats: SourceStats,
-    progress: ProgressFactory | None,
-) -> tuple[SyncResult, dict[str, Any]]:
     started = time.monotonic()
-    collector = progress(name, stats) if progress else None
+    stats = SourceStats()
+    source, notices = spec.build(settings, options, stats)
+    collector = progress(spec.name, stats) if progress else None
     try:
         with tempfile.TemporaryDirectory(prefix="runyard-dlt-") as workdir:
             pipeline = dlt.pipeline(
-                pipeline_name=f"runyard_{dataset}",
+                pipeline_name=f"runyard_{spec.upstream}",
                 destination=dlt.destinations.duckdb(str(db_path)),
-                dataset_name=dataset,
+                dataset_name=spec.upstream,
                 pipelines_dir=workdir,
                 **({"progress": collector} if collector else {}),
             )
             try:
                 pipeline.run(source)
             except PipelineStepFailed as exc:
-                raise translate_failure(name, db_path, exc) from None
+                raise translate_failure(spec.name, db_path, exc) from None
             except duckdb.IOException as exc:
                 raise warehouse.database_error(db_path, exc) from None
-            state = dict(pipeline.state)
+            resources = pipeline.state.get("sources", {}).get(spec.upstream, {}).get("resources", {})
     finally:
         if collector:
             collector.close()
-    result = SyncResult(
-        source=name,
+    if spec.after_load:
+        spec.after_load(db_path, resources)
+    return SyncResult(
+        source=spec.name,
         status="ok",
+        tables=[f"{spec.upstream}.{table}" for table in spec.tables],
         rows_loaded=dict(stats.rows),
         requests=dict(stats.requests),
         retries=stats.retries,
         bytes_received=stats.bytes_received,
+        cursors=spec.cursors(resources),
         duration_s=time.monotonic() - started,
         warnings=list(stats.warnings),
+        notices=notices,
     )
-    return result, state
 
 
 def translate_failure(name: str, db_path: Path, exc: PipelineStepFailed) -> SyncError:
@@ -254,17 +234,6 @@ def translate_failure(name: str, db_path: Path, exc: PipelineStepFailed) -> Sync
         f"the {exc.step} step failed: {type(inner).__name__}: {redact(str(inner)).splitlines()[0][:300]}",
         "Run again with --debug for the full traceback; the tables keep their previous contents.",
     )
-
-
-def _mark_runs_not_found(db_path: Path, not_found: dict[str, str]) -> None:
-    """Runs that answered 404 when re-read by id are kept, marked deleted at the time it was seen."""
-    if not not_found:
-        return
-    with warehouse.connect(db_path, read_only=False) as con:
-        con.executemany(
-            "update datadog.model_lab_runs set deleted_at = ?::timestamptz where id = ? and deleted_at is null",
-            [(seen_at, int(run_id)) for run_id, seen_at in not_found.items()],
-        )
 
 
 def _has_tables(db_path: Path) -> bool:

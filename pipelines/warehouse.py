@@ -140,7 +140,8 @@ def apply_views(con: duckdb.DuckDBPyConnection) -> list[str]:
     """(Re)create every view in sql/ whose tables exist; returns the names created.
 
     Views may build on each other, so failures are retried until a round makes no progress;
-    a view whose source tables are not there yet (a source never synced) is dropped.
+    a view whose tables or columns are not there (a source never synced, narrower LangSmith
+    selects) is dropped.
     """
     con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
     pending = {p.stem: p.read_text() for p in sorted(SQL_DIR.glob("*.sql"))}
@@ -150,8 +151,8 @@ def apply_views(con: duckdb.DuckDBPyConnection) -> list[str]:
         for name, sql in list(pending.items()):
             try:
                 con.execute(f"create or replace view {ANALYTICS_SCHEMA}.{name} as\n{sql}")
-            except duckdb.CatalogException:
-                continue
+            except (duckdb.CatalogException, duckdb.BinderException):
+                continue  # a table or column it needs is not there (a source never synced, narrower selects)
             created.append(name)
             del pending[name]
             progress = True

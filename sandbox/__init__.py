@@ -44,6 +44,7 @@ class SandboxConfig:
     model_lab_recorded: bool = False
     llm_obs_projects: int = 3
     llm_obs_records_per_dataset: int = 40
+    llm_obs_experiments_per_dataset: int = 4
     # The docs and the official client model give experiments no id; True makes the sandbox send one.
     experiment_ids: bool = False
     topic_configs: int = 3
@@ -75,6 +76,7 @@ class Sandbox:
             self.clock,
             projects=c.llm_obs_projects,
             records_per_dataset=c.llm_obs_records_per_dataset,
+            experiments_per_dataset=c.llm_obs_experiments_per_dataset,
             experiment_ids=c.experiment_ids,
             days=c.days,
         )

@@ -148,6 +148,7 @@ class LlmObsStore:
         records_per_dataset: int,
         experiment_ids: bool,
         days: float,
+        experiments_per_dataset: int = 4,
     ) -> LlmObsStore:
         store = cls(seed, clock, experiment_ids)
         end = clock.anchor_us - 60 * US
@@ -156,7 +157,7 @@ class LlmObsStore:
             r = rng(seed, "llm-gen", p)
             project = store._generate("projects", r, start, start + (end - start) // 5, end)
             for _ in range(r.randint(2, 4)):
-                store._generate_dataset(project, r, records_per_dataset, end)
+                store._generate_dataset(project, r, records_per_dataset, experiments_per_dataset, end)
         return store
 
     def _new(self, scope: str, created_us: int, updated_us: int, **fields: Any) -> Entity:
@@ -179,7 +180,9 @@ class LlmObsStore:
                 entity.updated_us = entity.deleted_us
         return entity
 
-    def _generate_dataset(self, project: Entity, r: Any, records_per_dataset: int, end: int) -> None:
+    def _generate_dataset(
+        self, project: Entity, r: Any, records_per_dataset: int, experiments_per_dataset: int, end: int
+    ) -> None:
         low = project.created_us
         versions = r.randint(1, 4)
         dataset = self._generate("datasets", r, low, low + (end - low) // 3, end, parent=project.id, version=versions)
@@ -196,7 +199,8 @@ class LlmObsStore:
                 version=1 + i * versions // count,
             )
         siblings: list[Entity] = []
-        for _ in range(r.randint(2, 6)):
+        mean = experiments_per_dataset
+        for _ in range(r.randint(max(1, round(mean * 0.5)), max(1, round(mean * 1.5)))):
             created = _between(r, dataset.created_us, end)
             recent = end - created < 2 * 86400 * US
             experiment = self._generate(

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -210,7 +211,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     {"errors": ["Too many requests"]} if route.api == "datadog" else {"detail": "Too many requests"}
                 )
             elif route.api == "datadog":
-                body = jsonapi_error(fault.status, "Service Unavailable", "injected fault").body
+                body = jsonapi_error(fault.status, HTTPStatus(fault.status).phrase, "injected fault").body
             else:
                 body = {"detail": "injected fault"}
             self._send(Response(fault.status, body, headers))

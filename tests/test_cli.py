@@ -27,7 +27,7 @@ def test_sync_status_and_sql(sandbox: Sandbox, tmp_path: Path) -> None:
 
     status = run_cli("status", "--db", "warehouse.duckdb")
     assert status.code == 0, status.stderr
-    assert "datadog.model_lab_runs" in status.stdout and "updated_at >=" in status.stdout
+    assert "datadog.model_lab_runs" in status.stdout and "unfinished runs: " in status.stdout
 
     query = run_cli(
         "sql",

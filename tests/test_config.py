@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import MissingCredentials, datadog_settings
+from pipelines.config import MissingCredentials, datadog_settings, langsmith_settings
 from sources.errors import ConfigError
 
 
@@ -61,8 +61,10 @@ def test_base_url_overrides_site(keys: None, monkeypatch: pytest.MonkeyPatch) ->
             "482,abc",
             "SOURCES__DATADOG__MODEL_LAB_PROJECT_IDS holds 'abc'",
         ),
-        ("SOURCES__DATADOG__MODEL_LAB_STATUSES", "running,done", "unknown status 'done'"),
-        ("SOURCES__DATADOG__MODEL_LAB_LAG_SECONDS", "-5", "is not a non-negative integer"),
+        ("SOURCES__DATADOG__MODEL_LAB_STATUSES", "running,done", "unknown value 'done'"),
+        ("SOURCES__DATADOG__MODEL_LAB_LAG_SECONDS", "-5", "is not an integer of at least 0"),
+        ("SOURCES__DATADOG__LLM_OBS_PAGE_LIMIT", "0", "is not between 1 and 1000"),
+        ("SOURCES__DATADOG__LLM_OBS_INCLUDE_USER_DATA", "maybe", "is not a boolean"),
     ],
 )
 def test_malformed_settings_are_rejected(
@@ -89,3 +91,49 @@ def test_missing_keys_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DD_API_KEY", "only-the-api-key-000000")
     with pytest.raises(MissingCredentials, match="DD_APP_KEY is not set"):
         datadog_settings()
+
+
+PROJECT = "018e4c7e-a9fb-7ef0-a5b6-6ea3a82e9327"
+
+
+@pytest.fixture
+def langsmith_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LANGSMITH_API_KEY", "lsv2_test_key_0000000000")
+    monkeypatch.setenv("SOURCES__LANGSMITH__PROJECT_IDS", PROJECT)
+
+
+def test_langsmith_defaults_and_endpoint_forms(langsmith_key: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    settings = langsmith_settings()
+    assert settings.base_url == "https://api.smith.langchain.com"
+    assert settings.project_ids == (PROJECT,)
+    assert "INPUTS" not in settings.selects and "TOTAL_COST" in settings.selects
+    monkeypatch.setenv("LANGSMITH_ENDPOINT", "https://eu.api.smith.langchain.com/api/v1")
+    assert langsmith_settings().base_url == "https://eu.api.smith.langchain.com"
+    monkeypatch.setenv("SOURCES__LANGSMITH__INITIAL_START", "2026-01-01T00:00:00+02:00")
+    assert langsmith_settings().initial_start == "2025-12-31T22:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("SOURCES__LANGSMITH__PROJECT_IDS", "my-project", "is not a UUID"),
+        ("SOURCES__LANGSMITH__REFERENCE_DATASET_ID", PROJECT, "set exactly one of"),
+        ("SOURCES__LANGSMITH__INITIAL_START", "yesterday", "is not an RFC 3339 timestamp"),
+        ("SOURCES__LANGSMITH__INITIAL_START", "2026-01-01T00:00:00", "with a time zone"),
+        ("SOURCES__LANGSMITH__RUN_TYPE", "agent", "unknown value 'AGENT'"),
+        ("SOURCES__LANGSMITH__SELECTS", "ID,COST", "unknown value 'COST'"),
+        ("SOURCES__LANGSMITH__CONCURRENCY", "0", "is not between 1 and 32"),
+        ("LANGSMITH_ENDPOINT", "http://smith.internal.example", "plain http to a non-loopback host"),
+    ],
+)
+def test_langsmith_malformed_settings(
+    langsmith_key: None, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message):
+        langsmith_settings()
+
+
+def test_langsmith_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(MissingCredentials, match="LANGSMITH_API_KEY is not set"):
+        langsmith_settings()

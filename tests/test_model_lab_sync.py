@@ -13,7 +13,7 @@ from tests.model_lab_truth import assert_matches
 
 
 def test_full_sync_equals_sandbox_truth(sandbox: Sandbox, settings, db_path: Path) -> None:
-    [result] = sync(db_path, settings=settings)
+    [result] = sync(db_path, ["model_lab"], settings=settings)
 
     assert result.status == "ok"
     assert_matches(db_path, sandbox.model_lab.truth())
@@ -32,7 +32,7 @@ def test_full_sync_equals_sandbox_truth(sandbox: Sandbox, settings, db_path: Pat
 
 
 def test_incremental_sync_with_nothing_changed_reads_one_page(sandbox: Sandbox, settings, db_path: Path) -> None:
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     unfinished = [
         r
         for r in sandbox.model_lab.truth()
@@ -40,22 +40,22 @@ def test_incremental_sync_with_nothing_changed_reads_one_page(sandbox: Sandbox, 
     ]
     sandbox.reset_requests()
 
-    [result] = sync(db_path, settings=settings)
+    [result] = sync(db_path, ["model_lab"], settings=settings)
 
     requests = sandbox.requests()
     assert requests["model_lab.list_runs"] <= 2
     # Unfinished runs not on the first page are re-read by id, nothing else.
     assert requests["model_lab.get_run"] <= len(unfinished)
     assert_matches(db_path, sandbox.model_lab.truth())
-    assert result.cursors["all"]
+    assert result.cursors["model_lab_runs"]["updated_at"]
 
 
 def test_updates_replace_child_rows(sandbox: Sandbox, settings, db_path: Path) -> None:
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     before = {r["id"]: r for r in sandbox.model_lab.truth()}
     changed = sandbox.advance(model_lab={"update": 40, "new": 5, "soft_delete": 3})["model_lab"]
 
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
 
     truth = sandbox.model_lab.truth()
     assert_matches(db_path, truth)
@@ -75,7 +75,7 @@ def test_updates_replace_child_rows(sandbox: Sandbox, settings, db_path: Path) -
 
 
 def test_children_go_when_a_run_loses_all_of_them(sandbox: Sandbox, settings, db_path: Path) -> None:
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     target = next(
         int(r["id"])
         for r in sandbox.model_lab.truth()
@@ -83,7 +83,7 @@ def test_children_go_when_a_run_loses_all_of_them(sandbox: Sandbox, settings, db
     )
     sandbox.advance(model_lab={"strip": [target]})
 
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
 
     for table in ("model_lab_run_metrics", "model_lab_run_params", "model_lab_run_tags"):
         assert rows(db_path, f"select count(*) from datadog.{table} where run_id = {target}") == [(0,)]
@@ -92,7 +92,7 @@ def test_children_go_when_a_run_loses_all_of_them(sandbox: Sandbox, settings, db
 
 
 def test_unfinished_runs_are_reread_by_id(sandbox: Sandbox, settings, db_path: Path) -> None:
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     # Unfinished runs far from the top of the updated_at order: the list walk will not reach them.
     by_recency = sorted(sandbox.model_lab.runs.values(), key=lambda r: r.updated_us, reverse=True)
     deep = [r.id for r in by_recency[110:] if r.status in ("pending", "running", "paused", "unresponsive")]
@@ -101,7 +101,7 @@ def test_unfinished_runs_are_reread_by_id(sandbox: Sandbox, settings, db_path: P
     sandbox.advance(model_lab={"log_metrics": changed, "hard_delete": [gone]})
     sandbox.reset_requests()
 
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
 
     assert sandbox.requests()["model_lab.get_run"] >= len(changed) + 1
     truth = {int(r["id"]): r for r in sandbox.model_lab.truth()}
@@ -122,11 +122,11 @@ def test_update_during_full_load_loses_nothing(sandbox: Sandbox, db_path: Path) 
     targets = [oldest_first[i].id for i in (10, 120, 320, 440)]
     sandbox.after_requests("model_lab.list_runs", 3, model_lab={"update": targets, "new": 2})
 
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     first = {r[0] for r in rows(db_path, "select id from datadog.model_lab_runs")}
     assert {r.id for r in oldest_first} <= first  # nothing that existed before the sync was skipped
 
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     assert_matches(db_path, sandbox.model_lab.truth())
 
 
@@ -135,7 +135,7 @@ def test_hard_delete_during_full_load_is_detected_and_reread(sandbox: Sandbox, s
     # Deleting an already-read run shifts every later row one slot up: one would be skipped.
     sandbox.after_requests("model_lab.list_runs", 3, model_lab={"hard_delete": [oldest_first[5].id]})
 
-    [result] = sync(db_path, settings=settings)
+    [result] = sync(db_path, ["model_lab"], settings=settings)
 
     survivors = {int(r["id"]) for r in sandbox.model_lab.truth()}
     assert survivors <= {r[0] for r in rows(db_path, "select id from datadog.model_lab_runs")}
@@ -143,23 +143,23 @@ def test_hard_delete_during_full_load_is_detected_and_reread(sandbox: Sandbox, s
 
 
 def test_full_refresh_removes_runs_deleted_upstream(sandbox: Sandbox, settings, db_path: Path) -> None:
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     gone = sandbox.advance(model_lab={"hard_delete": 7})["model_lab"]["hard_delete"]
-    sync(db_path, settings=settings)
+    sync(db_path, ["model_lab"], settings=settings)
     assert len(rows(db_path, f"select id from datadog.model_lab_runs where id in ({','.join(map(str, gone))})")) == 7
 
-    sync(db_path, settings=settings, full_refresh=True)
+    sync(db_path, ["model_lab"], settings=settings, full_refresh=True)
 
     assert_matches(db_path, sandbox.model_lab.truth())
     sandbox.reset_requests()
-    sync(db_path, settings=settings)  # the state survived the refresh: incremental again
+    sync(db_path, ["model_lab"], settings=settings)  # the state survived the refresh: incremental again
     assert sandbox.requests()["model_lab.list_runs"] <= 2
 
 
 def test_run_ids_backfill_reads_only_those_runs(sandbox: Sandbox, settings, db_path: Path) -> None:
     ids = sorted(sandbox.model_lab.runs)[:3]
 
-    [result] = sync(db_path, settings=settings, model_lab_run_ids=ids)
+    [result] = sync(db_path, ["model_lab"], settings=settings, model_lab_run_ids=ids)
 
     assert sandbox.requests() == {"model_lab.get_run": 3}
     assert {r[0] for r in rows(db_path, "select id from datadog.model_lab_runs")} == set(ids)
@@ -167,16 +167,20 @@ def test_run_ids_backfill_reads_only_those_runs(sandbox: Sandbox, settings, db_p
 
 
 def test_filters_fan_out_per_project(sandbox: Sandbox, db_path: Path) -> None:
-    [result] = sync(db_path, settings=settings_for(sandbox, project_ids=(482, 2438)))
+    [result] = sync(db_path, ["model_lab"], settings=settings_for(sandbox, project_ids=(482, 2438)))
 
     expected = [r for r in sandbox.model_lab.truth() if r["attributes"]["project_id"] in (482, 2438)]
     assert_matches(db_path, expected)
-    assert set(result.cursors) == {"filter[project_id]=2438", "filter[project_id]=482", "unfinished_runs"}
+    assert set(result.cursors["model_lab_runs"]) == {
+        "updated_at (filter[project_id]=2438)",
+        "updated_at (filter[project_id]=482)",
+        "unfinished runs",
+    }
 
 
 def test_recorded_live_responses_load(db_path: Path) -> None:
     with Sandbox(model_lab_recorded=True, langsmith_runs=10) as box:
-        sync(db_path, settings=settings_for(box))
+        sync(db_path, ["model_lab"], settings=settings_for(box))
         assert_matches(db_path, box.model_lab.truth())
     counts = rows(
         db_path,
@@ -211,7 +215,7 @@ def test_recorded_live_responses_load(db_path: Path) -> None:
 def test_transient_errors_are_retried(sandbox: Sandbox, settings, db_path: Path, status: int) -> None:
     sandbox.faults.add(kind="status", status=status, endpoint="model_lab.list_runs", count=2, after=1, retry_after=1)
 
-    [result] = sync(db_path, settings=settings)
+    [result] = sync(db_path, ["model_lab"], settings=settings)
 
     assert result.retries == 2
     assert sandbox.requests()["model_lab.list_runs"] == 6 + 2
@@ -220,7 +224,7 @@ def test_transient_errors_are_retried(sandbox: Sandbox, settings, db_path: Path,
 
 def test_ids_stay_unique_over_many_syncs(sandbox: Sandbox, settings, db_path: Path) -> None:
     for step in range(6):
-        sync(db_path, settings=settings, full_refresh=step == 4)
+        sync(db_path, ["model_lab"], settings=settings, full_refresh=step == 4)
         sandbox.advance(
             model_lab={
                 "update": 15,
@@ -231,5 +235,5 @@ def test_ids_stay_unique_over_many_syncs(sandbox: Sandbox, settings, db_path: Pa
                 "hard_delete": 1 if step % 2 else 0,
             }
         )
-    sync(db_path, settings=settings, full_refresh=True)
+    sync(db_path, ["model_lab"], settings=settings, full_refresh=True)
     assert_matches(db_path, sandbox.model_lab.truth())

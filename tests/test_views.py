@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.demo import sandbox_settings
 from pipelines.sync import sync
 from pipelines.warehouse import SQL_DIR
 from sandbox import Sandbox
@@ -16,6 +17,14 @@ GRAINS = {
     "model_lab_run_summary": "run_id",
     "model_lab_metrics_long": "run_id, metric_key",
     "model_lab_metric_leaderboard": "project_id, metric_key, run_id",
+    "llmobs_experiment_overview": "experiment_id",
+    "llmobs_experiment_metrics": "experiment_id, metric_key, statistic",
+    "llmobs_dataset_growth": "dataset_id, day",
+    "topic_discovery_history": "run_id",
+    "langsmith_daily_usage": "usage_date, project_id, model_name",
+    "langsmith_traces": "trace_id",
+    "langsmith_error_breakdown": "run_date, project_id, run_type, run_name",
+    "platform_daily_activity": "activity_date",
 }
 
 
@@ -27,6 +36,15 @@ def recorded_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[di
         return db, box.model_lab.truth()
 
 
+@pytest.fixture(scope="module")
+def everything_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every source synced from one sandbox, as the demo does."""
+    db = tmp_path_factory.mktemp("views-all") / "runyard.duckdb"
+    with Sandbox(model_lab_runs=300, langsmith_runs=1500, llm_obs_projects=2, llm_obs_records_per_dataset=20) as box:
+        sync(db, settings=sandbox_settings(box))
+    return db
+
+
 def test_every_sql_file_has_a_grain_test() -> None:
     assert {p.stem for p in SQL_DIR.glob("*.sql")} == set(GRAINS)
     for path in SQL_DIR.glob("*.sql"):
@@ -34,10 +52,20 @@ def test_every_sql_file_has_a_grain_test() -> None:
 
 
 @pytest.mark.parametrize(("view", "key"), GRAINS.items())
-def test_grain(recorded_db: tuple[Path, list[dict]], view: str, key: str) -> None:
-    db, _ = recorded_db
-    assert rows(db, f"select count(*) from analytics.{view}")[0][0] > 0
-    assert rows(db, f"select {key}, count(*) from analytics.{view} group by all having count(*) > 1") == []
+def test_grain(everything_db: Path, view: str, key: str) -> None:
+    assert rows(everything_db, f"select count(*) from analytics.{view}")[0][0] > 0
+    dupes = rows(everything_db, f"select {key}, count(*) from analytics.{view} group by all having count(*) > 1")
+    assert dupes == []
+
+
+def test_views_are_flat_and_typed_for_bi_tools(everything_db: Path) -> None:
+    types = rows(everything_db, "select table_name, column_name, data_type from information_schema.columns "
+                                "where table_schema = 'analytics'")  # fmt: skip
+    assert {t for t, _, _ in types} == set(GRAINS)
+    nested = [(t, c, d) for t, c, d in types if any(k in d for k in ("STRUCT", "MAP", "[]", "UNION", "JSON"))]
+    assert nested == []
+    naive = [(t, c) for t, c, d in types if d == "TIMESTAMP"]
+    assert naive == []
 
 
 def test_run_summary_counts_and_durations(recorded_db: tuple[Path, list[dict]]) -> None:

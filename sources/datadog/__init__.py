@@ -1,9 +1,13 @@
-"""The Datadog dlt source: Model Lab runs (and, as they land, LLM Observability resources).
+"""The Datadog dlt source: Model Lab runs and LLM Observability entities for one org.
 
 Tables (schema ``datadog``):
 - ``model_lab_runs``: one row per run, merged on ``id``.
 - ``model_lab_run_metrics``, ``model_lab_run_params``, ``model_lab_run_tags``: one row per
   (run_id, key); all of a run's rows are replaced whenever the run is read again.
+- ``llmobs_projects``, ``llmobs_datasets``, ``llmobs_dataset_records``, ``llmobs_experiments``,
+  ``llmobs_experiment_runs``: one row per entity, merged on ``id``, soft deletes kept as
+  ``is_deleted``.
+- ``topic_discovery_runs``: one row per topic-discovery run with its configuration snapshot.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import dlt
 from dlt.extract.hints import make_hints
 from dlt.sources import DltResource
 
+from sources.datadog import llm_obs, topic_discovery
 from sources.datadog.client import make_client
 from sources.datadog.model_lab import (
     CHILD_SCHEMAS,
@@ -23,11 +28,20 @@ from sources.datadog.model_lab import (
     ModelLabFilters,
     ModelLabReader,
 )
-from sources.datadog.settings import DEFAULT_SITE, MODEL_LAB_DEFAULT_LAG_S, SITES
+from sources.datadog.settings import (
+    DEFAULT_SITE,
+    LLM_OBS_DEFAULT_PAGE_LIMIT,
+    LLM_OBS_SCOPES,
+    MODEL_LAB_DEFAULT_LAG_S,
+    SITES,
+)
 from sources.errors import ConfigError
 from sources.http_client import RateLimitPacer, SourceStats, validate_base_url
 
-__all__ = ["datadog", "datadog_base_url"]
+__all__ = ["LLM_OBS_RESOURCES", "TOPIC_DISCOVERY_RESOURCE", "datadog", "datadog_base_url"]
+
+LLM_OBS_RESOURCES = tuple(llm_obs.TABLES[scope] for scope in LLM_OBS_SCOPES)
+TOPIC_DISCOVERY_RESOURCE = topic_discovery.TABLE
 
 
 def datadog_base_url(site: str, base_url: str | None) -> str:
@@ -58,6 +72,11 @@ def datadog(
     model_lab_text_filter: str | None = None,
     model_lab_lag_seconds: int = MODEL_LAB_DEFAULT_LAG_S,
     model_lab_run_ids: Sequence[int] | None = None,
+    llm_obs_page_limit: int = LLM_OBS_DEFAULT_PAGE_LIMIT,
+    llm_obs_content_preview_limit: int | None = None,
+    llm_obs_query: str | None = None,
+    llm_obs_include_user_data: bool = False,
+    topic_discovery_config_ids: Sequence[str] | None = None,
     full_refresh: bool = False,
     stats: SourceStats | None = None,
 ) -> list[DltResource]:
@@ -70,7 +89,10 @@ def datadog(
             one list walk each. ``model_lab_lag_seconds`` is how far below the stored cursor an
             incremental sync re-reads.
         model_lab_run_ids: read exactly these runs by id instead of walking the list.
-        full_refresh: re-read everything and replace the tables (drops hard-deleted runs).
+        llm_obs_*: experimentation search page size, content-preview length, free-text query,
+            and whether to ask for experiment authors (name and email).
+        topic_discovery_config_ids: configurations whose topic-discovery runs are read.
+        full_refresh: re-read everything and replace the tables (drops hard-deleted rows).
         stats: collects requests, progress and warnings for the caller.
     """
     url = datadog_base_url(site, base_url)
@@ -98,9 +120,9 @@ def datadog(
 
     @dlt.resource(name=RUNS_TABLE, primary_key="id", write_disposition="merge")
     def model_lab_runs() -> Iterator[Any]:
-        with make_client(api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats) as client:
+        with client() as api:
             reader = ModelLabReader(
-                client,
+                api,
                 dlt.current.resource_state(),
                 filters=filters,
                 lag_s=model_lab_lag_seconds,
@@ -116,6 +138,45 @@ def datadog(
                     yield dlt.mark.with_hints(arrow_table, child_hints[name], create_table_variant=True)
             stats.warnings.extend(reader.warnings)
 
+    def client() -> Any:
+        return make_client(api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats)
+
+    def llm_obs_resource(scope: str) -> DltResource:
+        @dlt.resource(
+            name=llm_obs.TABLES[scope],
+            primary_key="id",
+            write_disposition=disposition,
+            columns={name: {"data_type": "json"} for name in llm_obs.JSON_COLUMNS[scope]},
+        )
+        def search_scope() -> Iterator[Any]:
+            with client() as api:
+                reader = llm_obs.ExperimentationReader(
+                    api,
+                    dlt.current.resource_state(),
+                    scope=scope,
+                    page_limit=llm_obs_page_limit,
+                    content_preview_limit=llm_obs_content_preview_limit,
+                    query=llm_obs_query,
+                    include_user_data=llm_obs_include_user_data,
+                    lag_s=model_lab_lag_seconds,
+                    on_page=stats.report_progress,
+                )
+                for arrow_table in reader.read(full=full_refresh):
+                    stats.count_rows(f"datadog.{llm_obs.TABLES[scope]}", arrow_table)
+                    yield arrow_table
+                stats.warnings.extend(reader.warnings)
+
+        return search_scope
+
+    @dlt.resource(name=topic_discovery.TABLE, primary_key="id", write_disposition=disposition)
+    def topic_discovery_runs() -> Iterator[Any]:
+        with client() as api:
+            for arrow_table in topic_discovery.read_runs(
+                api, list(topic_discovery_config_ids or ()), stats.report_progress
+            ):
+                stats.count_rows(f"datadog.{topic_discovery.TABLE}", arrow_table)
+                yield arrow_table
+
     if full_refresh:
         model_lab_runs.apply_hints(write_disposition="replace")
-    return [model_lab_runs]
+    return [model_lab_runs, *(llm_obs_resource(scope) for scope in LLM_OBS_SCOPES), topic_discovery_runs]

@@ -1,4 +1,4 @@
-"""Datadog's HTTP client (auth, rate-limit pacing) and the Model Lab page walker."""
+"""Datadog's HTTP client (auth, rate-limit pacing) and the page walkers of its endpoints."""
 
 from __future__ import annotations
 
@@ -8,7 +8,13 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
-from sources.datadog.settings import MODEL_LAB_PAGE_SIZE, MODEL_LAB_RUN_PATH, MODEL_LAB_RUNS_PATH
+from sources.datadog.settings import (
+    LLM_OBS_SEARCH_PATH,
+    MODEL_LAB_PAGE_SIZE,
+    MODEL_LAB_RUN_PATH,
+    MODEL_LAB_RUNS_PATH,
+    PATTERNS_RUNS_PATH,
+)
 from sources.errors import CredentialsError, SyncError, UpstreamError
 from sources.http_client import ApiClient, RateLimitPacer, RetryPolicy, SourceStats
 
@@ -100,7 +106,7 @@ def get_run(client: ApiClient, run_id: int | str) -> dict[str, Any]:
     try:
         return body["data"]
     except (KeyError, TypeError):
-        raise _malformed(f"run {run_id}", "no 'data' object") from None
+        raise _malformed(f"Model Lab run {run_id}", "no 'data' object") from None
 
 
 def _parse_page(body: Any) -> RunPage:
@@ -115,12 +121,59 @@ def _parse_page(body: Any) -> RunPage:
             next_number=int(next_number) if next_number is not None else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
-        raise _malformed("the run list", f"missing or malformed {exc}") from None
+        raise _malformed("the Model Lab run list", f"missing or malformed {exc}") from None
 
 
 def _malformed(what: str, why: str) -> UpstreamError:
     return UpstreamError(
         SOURCE,
-        f"the Model Lab response for {what} is not shaped as documented ({why})",
+        f"the response for {what} is not shaped as documented ({why})",
         "The API may have changed; run with --debug and report the response.",
     )
+
+
+def iter_search_pages(
+    client: ApiClient, scope: str, search_filter: Mapping[str, Any], limit: int, extra: Mapping[str, Any]
+) -> Iterator[list[dict[str, Any]]]:
+    """Experimentation search pages for one scope: ``meta.after`` is the next ``page.cursor``.
+
+    206 Partial Content means more pages remain, 200 means this is the last one (the
+    client accepts any 2xx); a missing ``meta.after`` ends the walk too.
+    """
+    cursor: str | None = None
+    seen: set[str] = set()
+    while True:
+        page: dict[str, Any] = {"limit": limit}
+        if cursor:
+            page["cursor"] = cursor
+        body = {
+            "data": {"type": "experimentation", "attributes": {"filter": dict(search_filter), "page": page, **extra}}
+        }
+        status, answer = client.request_json("POST", LLM_OBS_SEARCH_PATH, endpoint="llm_obs.search", body=body)
+        try:
+            items = answer["data"]["attributes"].get(scope) or []
+            after = (answer.get("meta") or {}).get("after")
+        except (KeyError, TypeError, AttributeError):
+            raise _malformed(f"the {scope} search", "no data.attributes object") from None
+        yield items
+        if status == 200 or not after:
+            return
+        if after in seen:
+            raise UpstreamError(
+                SOURCE,
+                f"the experimentation search for {scope} returned the same cursor twice (a pagination loop)",
+                "This is a service-side problem; report it to Datadog and run the sync again later.",
+            )
+        seen.add(after)
+        cursor = after
+
+
+def list_patterns_runs(client: ApiClient, config_id: str) -> dict[str, Any]:
+    """The completed topic-discovery runs of one configuration (no pagination: one call per id)."""
+    _, body = client.request_json(
+        "GET", PATTERNS_RUNS_PATH, endpoint="llm_obs.topic_discovery_runs", params={"config_id": config_id}
+    )
+    try:
+        return body["data"]
+    except (KeyError, TypeError):
+        raise _malformed(f"topic-discovery configuration {config_id}", "no 'data' object") from None

@@ -391,9 +391,15 @@ def _page_count(total: int) -> int:
     return max(1, -(-total // MODEL_LAB_PAGE_SIZE))
 
 
+def is_descending(stamps: list[datetime], previous_last: datetime | None) -> bool:
+    """Newest first within the page, and not newer than the last row of the previous page."""
+    if previous_last is not None and stamps and stamps[0] > previous_last:
+        return False
+    return all(a >= b for a, b in itertools.pairwise(stamps))
+
+
 def _check_descending(stamps: list[datetime], previous_last: datetime | None) -> None:
-    ordered = all(a >= b for a, b in itertools.pairwise(stamps))
-    if not ordered or (previous_last is not None and stamps[0] > previous_last):
+    if not is_descending(stamps, previous_last):
         raise UpstreamError(
             SOURCE,
             "Model Lab returned runs out of updated_at order although sort=-updated_at was requested; "

@@ -40,3 +40,7 @@ MODEL_LAB_DEFAULT_LAG_S = 600
 # A full walk that saw the list shrink under it (hard deletes shift rows across page
 # boundaries) is repeated up to this many times before the sync settles for a warning.
 MODEL_LAB_MAX_FULL_WALKS = 3
+
+# Experimentation search page size (``page.limit``); the docs' example uses 100.
+LLM_OBS_DEFAULT_PAGE_LIMIT = 100
+LLM_OBS_SCOPES = ("projects", "datasets", "dataset_records", "experiments", "experiment_runs")

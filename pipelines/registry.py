@@ -1,0 +1,126 @@
+"""What each runyard source name means: which upstream, which dlt resources, which tables.
+
+``runyard sync model_lab`` and a Prefect flow for Model Lab both look the source up here; a new
+source is one more entry, not new plumbing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dlt.extract.source import DltSource
+
+from pipelines import warehouse
+from sources.datadog import LLM_OBS_RESOURCES, TOPIC_DISCOVERY_RESOURCE, datadog
+from sources.datadog.model_lab import CHILD_SCHEMAS, RUNS_TABLE
+from sources.http_client import SourceStats
+from sources.langsmith import RUNS_RESOURCE, langsmith
+
+
+@dataclass(frozen=True)
+class SyncOptions:
+    full_refresh: bool = False
+    model_lab_run_ids: Sequence[int] = ()
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    name: str
+    upstream: str  # "datadog" or "langsmith": the dlt pipeline runyard_<upstream>, dataset <upstream>
+    tables: tuple[str, ...]  # tables written, in schema <upstream>
+    build: Callable[[Any, SyncOptions, SourceStats], tuple[DltSource, list[str]]]  # source, notices
+    # resource states -> {table: {what: value}}: where each table's incremental read stands
+    cursors: Callable[[dict[str, Any]], dict[str, dict[str, Any]]]
+    after_load: Callable[[Path, dict[str, Any]], None] | None = None
+
+
+def _build_model_lab(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
+    source = datadog(
+        **settings.source_kwargs(),
+        model_lab_run_ids=list(options.model_lab_run_ids) or None,
+        full_refresh=options.full_refresh,
+        stats=stats,
+    )
+    return source.with_resources(RUNS_TABLE), []
+
+
+def _model_lab_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    state = resources.get(RUNS_TABLE, {})
+    cursors: dict[str, Any] = {
+        "updated_at" if key == "all" else f"updated_at ({key})": part.get("cursor")
+        for key, part in state.get("partitions", {}).items()
+    }
+    cursors["unfinished runs"] = len(state.get("unfinished", []))
+    return {RUNS_TABLE: cursors}
+
+
+def _mark_model_lab_runs_not_found(db_path: Path, resources: dict[str, Any]) -> None:
+    """Runs that answered 404 when re-read by id stay, marked deleted at the time that was seen."""
+    not_found = resources.get(RUNS_TABLE, {}).get("not_found", {})
+    if not_found:
+        with warehouse.connect(db_path, read_only=False) as con:
+            con.executemany(
+                "update datadog.model_lab_runs set deleted_at = ?::timestamptz where id = ? and deleted_at is null",
+                [(seen_at, int(run_id)) for run_id, seen_at in not_found.items()],
+            )
+
+
+def _build_llm_obs(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
+    source = datadog(**settings.source_kwargs(), full_refresh=options.full_refresh, stats=stats)
+    resources = list(LLM_OBS_RESOURCES)
+    notices = []
+    if settings.topic_discovery_config_ids:
+        resources.append(TOPIC_DISCOVERY_RESOURCE)
+    else:
+        notices.append(
+            "topic-discovery runs skipped: no configuration ids set "
+            "(SOURCES__DATADOG__TOPIC_DISCOVERY_CONFIG_IDS=<config id>,<config id>)"
+        )
+    return source.with_resources(*resources), notices
+
+
+def _llm_obs_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        table: {
+            "created_at" if table.endswith("experiment_runs") else "updated_at": resources.get(table, {}).get("cursor")
+        }
+        for table in LLM_OBS_RESOURCES
+    }
+
+
+def _build_langsmith(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
+    return langsmith(**settings.source_kwargs(), full_refresh=options.full_refresh, stats=stats), []
+
+
+def _langsmith_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    state = resources.get(RUNS_RESOURCE, {})
+    return {RUNS_RESOURCE: {"start_time": state.get("cursor"), "pending runs": len(state.get("pending", []))}}
+
+
+SOURCES: dict[str, SourceSpec] = {
+    "model_lab": SourceSpec(
+        name="model_lab",
+        upstream="datadog",
+        tables=(RUNS_TABLE, *CHILD_SCHEMAS),
+        build=_build_model_lab,
+        cursors=_model_lab_cursors,
+        after_load=_mark_model_lab_runs_not_found,
+    ),
+    "llm_obs": SourceSpec(
+        name="llm_obs",
+        upstream="datadog",
+        tables=(*LLM_OBS_RESOURCES, TOPIC_DISCOVERY_RESOURCE),
+        build=_build_llm_obs,
+        cursors=_llm_obs_cursors,
+    ),
+    "langsmith": SourceSpec(
+        name="langsmith",
+        upstream="langsmith",
+        tables=(RUNS_RESOURCE,),
+        build=_build_langsmith,
+        cursors=_langsmith_cursors,
+    ),
+}

@@ -1,0 +1,132 @@
+"""The LangSmith dlt source: traced runs from ``POST /api/v2/runs/query``.
+
+Table (schema ``langsmith``):
+- ``runs``: one row per run id in its latest state, merged on ``id``; one column per selected
+  field (``sources.langsmith.runs.COLUMN_TYPES``), nested values as JSON columns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime, timedelta
+
+import dlt
+import pyarrow as pa
+from dlt.sources import DltResource
+
+from sources.arrow_tables import parse_timestamp
+from sources.errors import ConfigError
+from sources.http_client import SourceStats, validate_base_url
+from sources.langsmith.client import SOURCE, make_client
+from sources.langsmith.runs import RunQuery, RunsReader, json_columns, normalize_selects
+from sources.langsmith.settings import (
+    DEFAULT_BASE_URL,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_INITIAL_DAYS,
+    DEFAULT_SELECTS,
+    DEFAULT_WINDOW_HOURS,
+)
+
+__all__ = ["RUNS_RESOURCE", "langsmith"]
+
+RUNS_RESOURCE = "runs"
+
+
+@dlt.source(name="langsmith", section="langsmith", max_table_nesting=0)
+def langsmith(
+    api_key: str = dlt.secrets.value,
+    base_url: str = DEFAULT_BASE_URL,
+    project_ids: Sequence[str] | None = None,
+    reference_dataset_id: str | None = None,
+    initial_start: str | None = None,
+    filter: str | None = None,
+    trace_filter: str | None = None,
+    tree_filter: str | None = None,
+    is_root: bool | None = None,
+    run_type: str | None = None,
+    has_error: bool | None = None,
+    selects: Sequence[str] = DEFAULT_SELECTS,
+    window_hours: int = DEFAULT_WINDOW_HOURS,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    workspace_id: str | None = None,
+    full_refresh: bool = False,
+    stats: SourceStats | None = None,
+) -> list[DltResource]:
+    """LangSmith runs of some tracing projects (or of one reference dataset's experiments).
+
+    Args:
+        api_key: LangSmith API key; ``workspace_id`` is sent as ``X-Tenant-Id`` when set.
+        base_url: API host without ``/api``, e.g. https://eu.api.smith.langchain.com.
+        project_ids, reference_dataset_id: exactly one: where the runs live.
+        initial_start: RFC 3339 lower bound of the first sync (default: 30 days ago).
+        filter, trace_filter, tree_filter, is_root, run_type, has_error: row filters, sent as is.
+        selects: fields to read (ID, START_TIME, END_TIME and STATUS are always added).
+        window_hours, concurrency: backfills are cut into windows of this many hours, this
+            many fetched at once.
+        full_refresh: read everything from ``initial_start`` again and replace the table.
+        stats: collects requests, progress and warnings for the caller.
+    """
+    url = validate_base_url(base_url, SOURCE, "LANGSMITH_ENDPOINT", "https://eu.api.smith.langchain.com")
+    stats = stats if stats is not None else SourceStats()
+    query = RunQuery(
+        project_ids=tuple(project_ids or ()),
+        reference_dataset_id=reference_dataset_id,
+        filter=filter,
+        trace_filter=trace_filter,
+        tree_filter=tree_filter,
+        is_root=is_root,
+        run_type=run_type,
+        has_error=has_error,
+    )
+    if window_hours < 1 or concurrency < 1:
+        raise ConfigError(
+            SOURCE,
+            f"window_hours={window_hours} and concurrency={concurrency} must both be at least 1",
+            "For example SOURCES__LANGSMITH__WINDOW_HOURS=24 and SOURCES__LANGSMITH__CONCURRENCY=4.",
+        )
+    tokens = normalize_selects(selects)
+    start = _initial_start(initial_start)
+
+    @dlt.resource(
+        name=RUNS_RESOURCE,
+        primary_key="id",
+        write_disposition="merge",
+        columns={name: {"data_type": "json"} for name in json_columns(tokens)},
+    )
+    def runs() -> Iterator[pa.Table]:
+        with make_client(api_key=api_key, base_url=url, workspace_id=workspace_id, stats=stats) as client:
+            reader = RunsReader(
+                client,
+                dlt.current.resource_state(),
+                query=query,
+                selects=tokens,
+                initial_start=start,
+                window=timedelta(hours=window_hours),
+                concurrency=concurrency,
+                now=datetime.now(UTC),
+                on_progress=stats.report_progress,
+            )
+            for page in reader.sync(full=full_refresh):
+                stats.count_rows(f"{SOURCE}.{RUNS_RESOURCE}", page)
+                yield page
+            stats.warnings.extend(reader.warnings)
+
+    if full_refresh:
+        runs.apply_hints(write_disposition="replace")
+    return [runs]
+
+
+def _initial_start(value: str | None) -> datetime:
+    if not value:
+        return datetime.now(UTC) - timedelta(days=DEFAULT_INITIAL_DAYS)
+    try:
+        start = parse_timestamp(value)
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        raise ConfigError(
+            SOURCE,
+            f"SOURCES__LANGSMITH__INITIAL_START={value!r} is not an RFC 3339 timestamp with a time zone",
+            "For example SOURCES__LANGSMITH__INITIAL_START=2026-01-01T00:00:00Z.",
+        )
+    return start

@@ -1,0 +1,386 @@
+"""LangSmith runs: which windows a sync reads, which runs it re-reads, and how runs become one typed table.
+
+Nothing here knows about dlt or DuckDB: ``RunsReader`` queries through an ApiClient, keeps its
+own small state dict (which the dlt resource persists) and yields ``pyarrow.Table`` pages.
+
+Why the sync looks the way it does:
+- The API defaults ``min_start_time`` to one day ago, so every request carries an explicit
+  ``[min_start_time, max_start_time)`` window; nothing relies on a server default.
+- Window walk: ``[INITIAL_START, now)`` on the first sync and on a full refresh,
+  ``[cursor - INGEST_LAG, now)`` later (never before INITIAL_START). The span is cut into
+  ``window_hours`` windows, each one cursor walk with ``sort_order=ASC`` and ``page_size=1000``;
+  windows are fetched by a bounded thread pool and yielded strictly in window order
+  (``windows.fetch_in_order``). A change of projects, dataset or filters starts over from
+  INITIAL_START, since the old cursor says nothing about runs the old query did not match.
+- The cursor is the end of the last window: the ``now`` the sync started with. Every run
+  that started before it and had reached the server was read. The newest start time seen
+  would be wrong twice over: a quiet project would keep it days behind (each sync walking the
+  quiet stretch again), and it says nothing about the empty tail of the last window.
+- ``INGEST_LAG``: SDKs send runs in background batches, so a run can reach the server minutes
+  after it started; later syncs re-read the last 10 minutes before the cursor. The rows are
+  merged on ``id``, so reading a run twice costs nothing but the bytes. A run that reaches the
+  server later than that is only picked up by a full refresh.
+- Pending runs (no ``end_time``) are remembered with their start time and re-read by ``ids``
+  on every later sync until they finish, however old: with a window from their earliest
+  start (the default window would hide them), in batches of 1000, without the row filters
+  (a run that matched ``has_error=false`` while pending must still get its final state).
+  Runs the refresh no longer finds (deleted, past retention) are dropped from the set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import orjson
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sources.arrow_tables import TIMESTAMP, parse_timestamp, table, timestamps
+from sources.errors import ConfigError, UpstreamError
+from sources.http_client import ApiClient
+from sources.langsmith.client import SOURCE, iter_run_pages
+from sources.langsmith.settings import PAGE_SIZE, SELECT_TOKENS
+from sources.langsmith.windows import Window, fetch_in_order, plan_windows
+
+log = logging.getLogger("runyard.langsmith")
+
+INGEST_LAG = timedelta(minutes=10)
+# Selected whatever the configuration says: the merge key, the window order and the pending check.
+REQUIRED_SELECTS = ("ID", "START_TIME", "END_TIME", "STATUS")
+IDS_PER_REQUEST = 1000  # pending runs re-read per query (the page size, so one page each)
+# Runs per yielded table: small pages (window tails, incremental syncs) are combined, because
+# dlt's cost per yielded item is high next to its cost per row.
+EMIT_BATCH_ROWS = 1000
+
+_JSON = pa.string()  # nested values travel as JSON text; the resource hints these columns as json
+# One column per select token, named as the API names the field, typed deterministically.
+COLUMN_TYPES: dict[str, pa.DataType] = {
+    "ID": pa.string(),
+    "NAME": pa.string(),
+    "RUN_TYPE": pa.string(),
+    "STATUS": pa.string(),
+    "START_TIME": TIMESTAMP,
+    "END_TIME": TIMESTAMP,
+    "LATENCY_SECONDS": pa.float64(),
+    "FIRST_TOKEN_TIME": TIMESTAMP,
+    "ERROR": pa.string(),
+    "ERROR_PREVIEW": pa.string(),
+    "EXTRA": _JSON,
+    "METADATA": _JSON,
+    "EVENTS": _JSON,
+    "INPUTS": _JSON,
+    "INPUTS_PREVIEW": pa.string(),
+    "OUTPUTS": _JSON,
+    "OUTPUTS_PREVIEW": pa.string(),
+    "MANIFEST": _JSON,
+    "PARENT_RUN_IDS": _JSON,
+    "PROJECT_ID": pa.string(),
+    "TRACE_ID": pa.string(),
+    "THREAD_ID": pa.string(),
+    "DOTTED_ORDER": pa.string(),
+    "IS_ROOT": pa.bool_(),
+    "REFERENCE_EXAMPLE_ID": pa.string(),
+    "REFERENCE_DATASET_ID": pa.string(),
+    "TOTAL_TOKENS": pa.int64(),
+    "PROMPT_TOKENS": pa.int64(),
+    "COMPLETION_TOKENS": pa.int64(),
+    "TOTAL_COST": pa.float64(),
+    "PROMPT_COST": pa.float64(),
+    "COMPLETION_COST": pa.float64(),
+    "PROMPT_TOKEN_DETAILS": _JSON,
+    "COMPLETION_TOKEN_DETAILS": _JSON,
+    "PROMPT_COST_DETAILS": _JSON,
+    "COMPLETION_COST_DETAILS": _JSON,
+    "PRICE_MODEL_ID": pa.string(),
+    "TAGS": _JSON,
+    "APP_PATH": pa.string(),
+    "ATTACHMENTS": _JSON,
+    "THREAD_EVALUATION_TIME": TIMESTAMP,
+    "IS_IN_DATASET": pa.bool_(),
+    "LAST_QUEUED_AT": TIMESTAMP,
+    "SHARE_URL": pa.string(),
+    "FEEDBACK_STATS": _JSON,
+    "LS_USER_ID": pa.string(),
+}
+JSON_TOKENS = frozenset(
+    {
+        "EXTRA", "METADATA", "EVENTS", "INPUTS", "OUTPUTS", "MANIFEST", "PARENT_RUN_IDS", "PROMPT_TOKEN_DETAILS",
+        "COMPLETION_TOKEN_DETAILS", "PROMPT_COST_DETAILS", "COMPLETION_COST_DETAILS", "TAGS", "ATTACHMENTS",
+        "FEEDBACK_STATS",
+    }
+)  # fmt: skip
+
+
+def normalize_selects(selects: Iterable[str]) -> tuple[str, ...]:
+    """The select tokens to send: the required ones added, duplicates dropped, in the API's order.
+
+    The order is fixed so that the table's columns do not depend on how the list was written.
+    """
+    wanted = {s.strip().upper() for s in selects} | set(REQUIRED_SELECTS)
+    unknown = sorted(wanted - set(SELECT_TOKENS))
+    if unknown:
+        raise ConfigError(
+            SOURCE,
+            f"SOURCES__LANGSMITH__SELECTS holds unknown value {', '.join(map(repr, unknown))}",
+            f"Use any of: {', '.join(SELECT_TOKENS)}.",
+        )
+    return tuple(token for token in SELECT_TOKENS if token in wanted)
+
+
+def run_schema(selects: Sequence[str]) -> pa.Schema:
+    """The Arrow schema of the runs table for these (normalized) selects: one column per token."""
+    return pa.schema(
+        [pa.field(token.lower(), COLUMN_TYPES[token], nullable=token != "ID") for token in selects],
+    )
+
+
+def json_columns(selects: Sequence[str]) -> list[str]:
+    """Columns that hold JSON text (to be hinted ``data_type: json``)."""
+    return [token.lower() for token in selects if token in JSON_TOKENS]
+
+
+def runs_table(items: Sequence[Mapping[str, Any]], schema: pa.Schema, json_names: frozenset[str]) -> pa.Table:
+    """Shape run objects into ``schema``: absent and ``null`` both load as NULL."""
+    columns: dict[str, Any] = {}
+    for f in schema:
+        values = [item.get(f.name) for item in items]
+        if f.name in json_names:
+            columns[f.name] = [None if v is None else orjson.dumps(v).decode() for v in values]
+        elif f.type == TIMESTAMP:
+            columns[f.name] = timestamps(values, source=SOURCE, field=f.name)
+        else:
+            columns[f.name] = values
+    if any(v is None for v in columns["id"]):
+        raise UpstreamError(
+            SOURCE,
+            "a run came back without an id although ID was selected",
+            "The API may have changed; run with --debug and report the response.",
+        )
+    return table(schema, columns, source=SOURCE)
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """What to read: exactly one of project ids and a reference dataset, plus optional row filters."""
+
+    project_ids: tuple[str, ...] = ()
+    reference_dataset_id: str | None = None
+    filter: str | None = None
+    trace_filter: str | None = None
+    tree_filter: str | None = None
+    is_root: bool | None = None
+    run_type: str | None = None
+    has_error: bool | None = None
+
+    def __post_init__(self) -> None:
+        if bool(self.project_ids) == bool(self.reference_dataset_id):
+            raise ConfigError(
+                SOURCE,
+                "set exactly one of SOURCES__LANGSMITH__PROJECT_IDS and SOURCES__LANGSMITH__REFERENCE_DATASET_ID",
+                "The runs query needs one: e.g. SOURCES__LANGSMITH__PROJECT_IDS=<tracing project UUID>,<another>.",
+            )
+
+    def scope(self) -> dict[str, Any]:
+        """The body fields naming where runs live (needed by every request, the id refresh too)."""
+        if self.project_ids:
+            return {"project_ids": list(self.project_ids)}
+        return {"reference_dataset_id": self.reference_dataset_id}
+
+    def filters(self) -> dict[str, Any]:
+        """The row filters that were set."""
+        names = ("filter", "trace_filter", "tree_filter", "is_root", "run_type", "has_error")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+    def fingerprint(self) -> str:
+        """Identifies which runs a cursor covers; a different one means the cursor does not apply."""
+        fields = {**asdict(self), "project_ids": sorted(self.project_ids)}
+        return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class RunsReader:
+    """Reads the runs of one sync and keeps the resource state up to date.
+
+    State layout (persisted by dlt with the load, so it only moves when the data lands)::
+
+        {"cursor": "<RFC 3339: every run that started before this was read>",
+         "pending": {"<run id>": "<its start_time>", ...},
+         "scope": "<RunQuery.fingerprint() the cursor belongs to>"}
+    """
+
+    def __init__(
+        self,
+        client: ApiClient,
+        state: dict[str, Any],
+        *,
+        query: RunQuery,
+        selects: Sequence[str],
+        initial_start: datetime,
+        window: timedelta,
+        concurrency: int,
+        now: datetime,
+        on_progress: Callable[[str, int, int | None], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.state = state
+        self.query = query
+        self.selects = normalize_selects(selects)
+        self.schema = run_schema(self.selects)
+        self._json = frozenset(json_columns(self.selects))
+        self.initial_start = initial_start
+        self.window = window
+        self.concurrency = concurrency
+        self.now = now
+        self.on_progress = on_progress or (lambda _label, _done, _total: None)
+        self.warnings: list[str] = []
+
+    def sync(self, *, full: bool) -> Iterator[pa.Table]:
+        """The window walk, then the pending runs the walk did not see, in batches of ~1000 rows."""
+        scope = self.query.fingerprint()
+        cursor = parse_timestamp(self.state["cursor"]) if self.state.get("cursor") and not full else None
+        if cursor is not None and self.state.get("scope") != scope:
+            self.warnings.append(
+                "the LangSmith projects, dataset or filters changed since the last sync; "
+                "runs are read again from SOURCES__LANGSMITH__INITIAL_START"
+            )
+            cursor = None
+        start = max(cursor - INGEST_LAG, self.initial_start) if cursor is not None else self.initial_start
+        known = {} if full else dict(self.state.get("pending", {}))
+        tracker = _PendingTracker(known)
+        for batch in _batched(self._walk(plan_windows(start, self.now, self.window)), EMIT_BATCH_ROWS):
+            tracker.observe(batch)
+            yield batch
+        unseen = {run_id: started for run_id, started in known.items() if run_id not in tracker.seen}
+        for batch in _batched(self._refresh(unseen), EMIT_BATCH_ROWS):
+            tracker.observe(batch)
+            yield batch
+        gone = len(unseen.keys() - tracker.seen)
+        if gone:
+            self.warnings.append(
+                f"{gone} run(s) pending at the last sync were not found any more (deleted, past the "
+                "project's retention, or outside the configured projects); their rows keep their last state"
+            )
+        self.state.update(
+            cursor=rfc3339(max(self.now, cursor or self.now)),
+            pending=tracker.pending,
+            scope=scope,
+        )
+
+    # -- reads --------------------------------------------------------------------------
+
+    def _body(self) -> dict[str, Any]:
+        return {"selects": list(self.selects), "sort_order": "ASC", "page_size": PAGE_SIZE, **self.query.scope()}
+
+    def _walk(self, windows: list[Window]) -> Iterator[pa.Table]:
+        self.on_progress("windows", 0, len(windows))
+        yield from fetch_in_order(
+            windows,
+            self._fetch_window,
+            concurrency=self.concurrency,
+            on_window_done=lambda done: self.on_progress("windows", done, len(windows)),
+        )
+
+    def _fetch_window(self, window: Window) -> Iterator[pa.Table]:
+        """One window's cursor walk (runs on a pool thread); checks the order the walk relies on."""
+        low, high = window
+        body = {
+            **self._body(),
+            **self.query.filters(),
+            "min_start_time": rfc3339(low),
+            "max_start_time": rfc3339(high),
+        }
+        previous: datetime | None = None
+        pages = runs = 0
+        for items in iter_run_pages(self.client, body):
+            page = runs_table(items, self.schema, self._json)
+            previous = _check_page_order(page["start_time"], low, high, previous)
+            pages, runs = pages + 1, runs + page.num_rows
+            yield page
+        log.debug("window [%s, %s): %d runs in %d pages", body["min_start_time"], body["max_start_time"], runs, pages)
+
+    def _refresh(self, pending: Mapping[str, str]) -> Iterator[pa.Table]:
+        """Re-read runs by id, oldest first; each batch's window spans its runs' start times."""
+        ordered = sorted(pending.items(), key=lambda item: (parse_timestamp(item[1]), item[0]))
+        batches = [ordered[k : k + IDS_PER_REQUEST] for k in range(0, len(ordered), IDS_PER_REQUEST)]
+        for done, batch in enumerate(batches, 1):
+            body = {
+                **self._body(),
+                "ids": [run_id for run_id, _ in batch],
+                "min_start_time": rfc3339(parse_timestamp(batch[0][1])),
+                # One second past the newest: the bound is exclusive, and precision may differ.
+                "max_start_time": rfc3339(parse_timestamp(batch[-1][1]) + timedelta(seconds=1)),
+            }
+            for items in iter_run_pages(self.client, body):
+                yield runs_table(items, self.schema, self._json)
+            self.on_progress("pending runs", done, len(batches))
+        log.debug("re-read %d pending runs in %d batches", len(ordered), len(batches))
+
+
+class _PendingTracker:
+    """Which runs are still pending after this sync, and which previously pending ones were seen."""
+
+    def __init__(self, known: Mapping[str, str]) -> None:
+        self._known = pa.array(list(known), type=pa.string())
+        self.seen: set[str] = set()
+        self.pending: dict[str, str] = {}
+
+    def observe(self, page: pa.Table) -> None:
+        ids = page["id"]
+        if len(self._known):
+            self.seen.update(ids.filter(pc.is_in(ids, value_set=self._known)).to_pylist())
+        running = pc.or_kleene(
+            pc.is_null(page["end_time"]), pc.equal(pc.utf8_upper(page["status"]), "PENDING")
+        ).fill_null(False)
+        done = page.filter(pc.invert(running))["id"].to_pylist()
+        for run_id in done:
+            self.pending.pop(run_id, None)
+        started = page.filter(running)
+        for run_id, start in zip(started["id"].to_pylist(), started["start_time"].to_pylist(), strict=True):
+            self.pending[run_id] = rfc3339(start)
+
+
+def _check_page_order(
+    starts: pa.ChunkedArray, low: datetime, high: datetime, previous: datetime | None
+) -> datetime | None:
+    """Fail loudly if the API ignored the window or the ASC order; returns the page's last start."""
+    if len(starts) == 0:
+        return previous
+    first, last = starts[0].as_py(), starts[-1].as_py()
+    bounds = pc.min_max(starts)
+    in_order = len(starts) < 2 or pc.all(pc.less_equal(starts[:-1], starts[1:])).as_py()
+    if (
+        starts.null_count
+        or not in_order
+        or (previous is not None and first < previous)
+        or bounds["min"].as_py() < low
+        or bounds["max"].as_py() > high
+    ):
+        raise UpstreamError(
+            SOURCE,
+            f"the runs query for [{rfc3339(low)}, {rfc3339(high)}) returned runs outside that window or out of "
+            "start_time order although sort_order=ASC was requested; the sync relies on both",
+            "Report the behaviour to LangChain; a self-hosted LangSmith must be v0.16 or later.",
+        )
+    return last
+
+
+def _batched(pages: Iterable[pa.Table], rows: int) -> Iterator[pa.Table]:
+    """Combine consecutive pages until they hold at least ``rows`` rows; empty pages are dropped."""
+    held: list[pa.Table] = []
+    count = 0
+    for page in pages:
+        if page.num_rows:
+            held.append(page)
+            count += page.num_rows
+        if count >= rows:
+            yield pa.concat_tables(held)
+            held, count = [], 0
+    if held:
+        yield pa.concat_tables(held)

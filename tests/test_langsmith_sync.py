@@ -1,0 +1,263 @@
+"""LangSmith runs end to end: real HTTP against the sandbox, the real pipeline, the real DuckDB file."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from pipelines.config import LangSmithSettings
+from pipelines.sync import Settings, sync
+from sandbox import Sandbox
+from sources.arrow_tables import parse_timestamp
+from sources.langsmith.runs import COLUMN_TYPES, INGEST_LAG, normalize_selects
+from sources.langsmith.settings import SELECT_TOKENS
+from sources.langsmith.windows import fetch_in_order, plan_windows
+from tests.conftest import rows, run_cli
+
+FAKE_KEY = "lsv2_fake_DO-NOT-LEAK_3f9a1c7e"
+COMPARED = (
+    "status", "start_time", "end_time", "prompt_tokens", "completion_tokens", "total_tokens",
+    "prompt_cost", "completion_cost", "total_cost", "latency_seconds", "trace_id", "is_root",
+)  # fmt: skip
+TIMES = ("start_time", "end_time")
+# The columns the analytics views read: a narrower select list than this cannot feed them.
+VIEW_SELECTS = (
+    "PROJECT_ID", "NAME", "RUN_TYPE", "STATUS", "START_TIME", "END_TIME", "FIRST_TOKEN_TIME", "LATENCY_SECONDS",
+    "PROMPT_TOKENS", "COMPLETION_TOKENS", "TOTAL_TOKENS", "TOTAL_COST", "METADATA", "TRACE_ID", "THREAD_ID",
+    "IS_ROOT", "ERROR",
+)  # fmt: skip
+
+
+def langsmith_settings(box: Sandbox, **overrides: Any) -> Settings:
+    """Settings pointing at the sandbox, reading from its earliest run."""
+    given: dict[str, Any] = {
+        "api_key": box.config.langsmith_api_key,
+        "base_url": box.url,
+        "project_ids": tuple(box.langsmith.project_ids()),
+        "initial_start": box.langsmith.earliest_start(),
+    }
+    return Settings(langsmith=LangSmithSettings(**{**given, **overrides}))
+
+
+def truth_since(box: Sandbox, start: str) -> dict[str, dict[str, Any]]:
+    low = parse_timestamp(start)
+    return {r["id"]: r for r in box.langsmith.truth() if parse_timestamp(r["start_time"]) >= low}
+
+
+def assert_matches(db: Path, truth: dict[str, dict[str, Any]]) -> None:
+    """The table holds exactly these runs, one row each, with their current state."""
+    got = {r[0]: r[1:] for r in rows(db, f"select id, {', '.join(COMPARED)} from langsmith.runs")}
+    assert rows(db, "select count(*) - count(distinct id) from langsmith.runs") == [(0,)]
+    assert got.keys() == truth.keys()
+    for run_id, run in truth.items():
+        want = tuple(
+            parse_timestamp(run[c]) if c in TIMES and run.get(c) else run.get(c)  # absent loads as NULL
+            for c in COMPARED
+        )
+        assert got[run_id] == want, run_id
+
+
+@pytest.fixture
+def box() -> Iterator[Sandbox]:
+    with Sandbox(model_lab_runs=10, langsmith_runs=2500) as sandbox:
+        yield sandbox
+
+
+def test_first_sync_reads_history_older_than_the_api_default_day(box: Sandbox, db_path: Path) -> None:
+    settings = langsmith_settings(box)
+
+    [result] = sync(db_path, ["langsmith"], settings=settings)
+
+    assert result.status == "ok"
+    truth = truth_since(box, settings.langsmith.initial_start)
+    assert len(truth) == 2500
+    assert_matches(db_path, truth)
+    [(oldest,)] = rows(db_path, "select min(start_time) from langsmith.runs")
+    assert oldest < datetime.now(UTC) - timedelta(days=25)  # the API alone would serve one day
+    assert result.rows_loaded["langsmith.runs"] == 2500
+    # 30 days in 24-hour windows of under 1000 runs each: one request per window.
+    windows = len(plan_windows(parse_timestamp(settings.langsmith.initial_start), datetime.now(UTC), timedelta(1)))
+    assert box.requests()["langsmith.query_runs"] in (windows - 1, windows)
+
+
+def test_a_run_pending_for_days_ends_with_its_final_state(box: Sandbox, db_path: Path) -> None:
+    settings = langsmith_settings(box)
+    [first] = sync(db_path, ["langsmith"], settings=settings)
+    days_ago = datetime.now(UTC) - timedelta(days=2)
+    old_pending = [
+        r["id"]
+        for r in box.langsmith.truth()
+        if r["status"] == "PENDING" and parse_timestamp(r["start_time"]) < days_ago
+    ]
+    assert old_pending, "the sandbox should have runs stuck pending for days"
+    target = old_pending[0]
+    assert rows(db_path, f"select status, end_time, total_tokens from langsmith.runs where id = '{target}'") == [
+        ("PENDING", None, None)
+    ]
+
+    finished = box.advance(langsmith={"finish_pending": [target]})["langsmith"]["finish_pending"]
+    [second] = sync(db_path, ["langsmith"], settings=settings)
+
+    assert target in finished
+    truth = truth_since(box, settings.langsmith.initial_start)
+    assert all(truth[i]["status"] != "PENDING" and truth[i]["end_time"] for i in finished)
+    assert_matches(db_path, truth)
+    [(status, end_time)] = rows(db_path, f"select status, end_time from langsmith.runs where id = '{target}'")
+    assert status in ("SUCCESS", "ERROR") and end_time is not None
+    assert second.cursors["runs"]["pending runs"] == first.cursors["runs"]["pending runs"] - len(finished)
+
+
+def test_incremental_sync_with_nothing_new_queries_one_window_plus_the_pending(box: Sandbox, db_path: Path) -> None:
+    settings = langsmith_settings(box)
+    [first] = sync(db_path, ["langsmith"], settings=settings)
+    lag_start = parse_timestamp(first.cursors["runs"]["start_time"]) - INGEST_LAG
+    [(outside,)] = rows(
+        db_path,
+        f"select count(*) from langsmith.runs where end_time is null and start_time < '{lag_start.isoformat()}'",
+    )
+    assert outside > 0, "some pending runs should be older than the re-read window"
+    box.reset_requests()
+
+    [second] = sync(db_path, ["langsmith"], settings=settings)
+
+    assert box.requests()["langsmith.query_runs"] == 1 + math.ceil(outside / 1000)
+    assert_matches(db_path, truth_since(box, settings.langsmith.initial_start))
+    assert second.cursors["runs"]["start_time"] > first.cursors["runs"]["start_time"]
+
+
+def test_new_traces_arrive_in_the_next_sync(box: Sandbox, db_path: Path) -> None:
+    settings = langsmith_settings(box)
+    sync(db_path, ["langsmith"], settings=settings)
+    new = box.advance(langsmith={"new_traces": 3, "finish_pending": 4})["langsmith"]["new_traces"]
+
+    sync(db_path, ["langsmith"], settings=settings)
+
+    assert_matches(db_path, truth_since(box, settings.langsmith.initial_start))
+    [(pending_new,)] = rows(
+        db_path, f"select count(*) from langsmith.runs where status = 'PENDING' and id in {tuple(new)}"
+    )
+    assert pending_new == len(new)  # new traces start with every run pending
+
+
+def test_adding_a_project_reads_its_history_from_the_initial_start(box: Sandbox, db_path: Path) -> None:
+    first, second = box.langsmith.project_ids()
+    [before] = sync(db_path, ["langsmith"], settings=langsmith_settings(box, project_ids=(first,)))
+    assert {r[0] for r in rows(db_path, "select distinct project_id from langsmith.runs")} == {first}
+
+    [after] = sync(db_path, ["langsmith"], settings=langsmith_settings(box, project_ids=(first, second)))
+
+    assert not before.warnings and "read again from SOURCES__LANGSMITH__INITIAL_START" in after.warnings[0]
+    assert_matches(db_path, truth_since(box, box.langsmith.earliest_start()))
+
+
+def test_concurrent_windows_load_the_same_table_as_one_sequential_walk(box: Sandbox, tmp_path: Path) -> None:
+    concurrent, sequential = tmp_path / "concurrent.duckdb", tmp_path / "sequential.duckdb"
+    sync(concurrent, ["langsmith"], settings=langsmith_settings(box, window_hours=6, concurrency=4))
+    windowed = box.requests()["langsmith.query_runs"]
+    box.reset_requests()
+    sync(sequential, ["langsmith"], settings=langsmith_settings(box, window_hours=24 * 365, concurrency=1))
+
+    assert box.requests()["langsmith.query_runs"] == 3  # 2500 runs, 1000 per page, one walk
+    assert windowed > 100  # 30 days in 6-hour windows
+    query = "select * from langsmith.runs order by id"
+    assert rows(concurrent, query) == rows(sequential, query)
+
+
+def test_windows_are_yielded_in_order_whichever_finishes_first() -> None:
+    def fetch(window: int) -> Iterator[int]:
+        time.sleep((8 - window) * 0.01)  # later windows finish first
+        yield from (window * 10 + k for k in range(3))
+
+    assert list(fetch_in_order(range(8), fetch, concurrency=4)) == [w * 10 + k for w in range(8) for k in range(3)]
+
+
+def test_a_failed_window_raises_when_reached_and_stops_the_others() -> None:
+    started: list[int] = []
+    lock = threading.Lock()
+
+    def fetch(window: int) -> Iterator[int]:
+        with lock:
+            started.append(window)
+        if window == 1:
+            raise RuntimeError("window 1 failed")
+        yield from range(100)  # more than the queue holds: these walks pause until consumed
+
+    got = []
+    with pytest.raises(RuntimeError, match="window 1 failed"):
+        for item in fetch_in_order(range(20), fetch, concurrency=3):
+            got.append(item)
+    assert got == list(range(100))
+    assert len(started) < 20  # the remaining windows were cancelled
+
+
+def test_selects_choose_the_columns_and_nested_fields_are_json(box: Sandbox, db_path: Path) -> None:
+    selects = (*VIEW_SELECTS, "INPUTS", "TAGS")
+    sync(db_path, ["langsmith"], settings=langsmith_settings(box, selects=tuple(s.lower() for s in selects)))
+
+    types = dict(
+        rows(
+            db_path,
+            "select column_name, data_type from information_schema.columns "
+            "where table_schema = 'langsmith' and table_name = 'runs'",
+        )
+    )
+    assert set(types) == {s.lower() for s in normalize_selects(selects)}
+    assert (types["metadata"], types["inputs"], types["tags"]) == ("JSON", "JSON", "JSON")
+    assert (types["start_time"], types["total_tokens"], types["total_cost"], types["is_root"]) == (
+        "TIMESTAMP WITH TIME ZONE",
+        "BIGINT",
+        "DOUBLE",
+        "BOOLEAN",
+    )
+    got = {
+        r[0]: r[1:]
+        for r in rows(
+            db_path,
+            "select id, json_extract_string(metadata, '$.ls_model_name'), inputs->>'question', "
+            "json_array_length(tags) from langsmith.runs",
+        )
+    }
+    truth = box.langsmith.truth()
+    for run in truth:
+        want = (run["metadata"].get("ls_model_name"), run["inputs"].get("question"), len(run["tags"]))
+        assert got[run["id"]] == want
+    assert sum(1 for v in got.values() if v[0]) > 500
+
+
+def test_every_select_token_has_a_column_type() -> None:
+    assert set(COLUMN_TYPES) == set(SELECT_TOKENS)
+    assert normalize_selects(["name"])[:4] == ("ID", "NAME", "STATUS", "START_TIME")
+    assert set(normalize_selects(["name"])) == {"ID", "NAME", "STATUS", "START_TIME", "END_TIME"}
+
+
+def test_full_refresh_replaces_the_table(box: Sandbox, db_path: Path) -> None:
+    settings = langsmith_settings(box)
+    sync(db_path, ["langsmith"], settings=settings)
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("insert into langsmith.runs (id, start_time, status) values ('deleted-upstream', now(), 'SUCCESS')")
+    finally:
+        con.close()
+
+    sync(db_path, ["langsmith"], settings=settings, full_refresh=True)
+
+    assert_matches(db_path, truth_since(box, settings.langsmith.initial_start))
+
+
+def test_wrong_key_exits_3_naming_the_setting_without_printing_the_key(box: Sandbox, tmp_path: Path) -> None:
+    env = {**box.env(), "LANGSMITH_API_KEY": FAKE_KEY}
+    for debug in ((), ("--debug",)):
+        result = run_cli("sync", "langsmith", *debug, env=env)
+        assert result.code == 3, result.stderr
+        assert "langsmith:" in result.stderr and "LANGSMITH_API_KEY" in result.stderr and "401" in result.stderr
+        assert "LANGSMITH_ENDPOINT" in result.stderr
+        assert FAKE_KEY not in result.stdout + result.stderr
+    assert not (tmp_path / "runyard.duckdb").exists()
