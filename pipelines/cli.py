@@ -37,6 +37,13 @@ DbOption = Annotated[
     typer.Option("--db", envvar="RUNYARD_DB", help="DuckDB file to write (created if missing).", show_default=True),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
+PublishOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--publish",
+        help="After the sync, write a copy for BI tools and other readers to this file (also RUNYARD_PUBLISH).",
+    ),
+]
 
 
 class _RedactingFilter(logging.Filter):
@@ -101,9 +108,10 @@ def sync(
     run_id: Annotated[
         list[int] | None, typer.Option("--run-id", help="Model Lab run ids to read (backfill); repeatable.")
     ] = None,
+    publish: PublishOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Sync sources into the DuckDB file, then refresh the analytics views."""
+    """Sync sources into the DuckDB file, then refresh the analytics views (and publish a reader copy)."""
     _setup_logging(debug)
     with _errors(debug):
         from pipelines.sync import sync as run_sync
@@ -114,6 +122,7 @@ def sync(
             full_refresh=full_refresh,
             model_lab_run_ids=run_id or [],
             progress=_progress_factory(),
+            publish=publish,
         )
         _print_results(results, db)
 
@@ -136,7 +145,12 @@ def demo(
         out.print(f"[bold]Sample analysis[/]: {outcome.sample_title}")
         _print_rows(outcome.sample_columns, outcome.sample_rows)
         out.print(
-            f'\nExplore it: [bold]runyard sql "select * from analytics.model_lab_run_summary limit 10" --db {db}[/]'
+            f"\nPublished a copy for BI tools and other readers: {outcome.published.path} "
+            f"({outcome.published.size_bytes / 1e6:.1f} MB, readable by DuckDB 1.4+)",
+            highlight=False,
+        )
+        out.print(
+            f'Explore it: [bold]runyard sql "select * from analytics.model_lab_run_summary limit 10" --db {db}[/]'
         )
 
 
@@ -145,9 +159,10 @@ def status(db: DbOption = Path("runyard.duckdb"), debug: DebugOption = False) ->
     """Per resource: last successful sync, rows and cursor."""
     _setup_logging(debug)
     with _errors(debug):
-        from pipelines.status import resource_status
+        from pipelines.status import describe_file, resource_status
 
         statuses = resource_status(db)
+        out.print(describe_file(db), highlight=False)
         if not statuses:
             out.print(f"{db}: no source has synced into this file yet.")
             return
@@ -258,6 +273,12 @@ def _print_results(results: list[Any], db: Path) -> None:
         )
         for warning in result.warnings:
             err.print(f"[yellow]warning[/] {result.source}: {redact(warning)}", highlight=False)
+    published = next((r.published for r in results if r.published), None)
+    if published:
+        out.print(
+            f"Published {published.path} for readers ({published.size_bytes / 1e6:.1f} MB in {published.seconds:.1f}s)",
+            highlight=False,
+        )
 
 
 def _print_rows(columns: list[str], rows: list[tuple]) -> None:

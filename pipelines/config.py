@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import dlt
 
+from pipelines.warehouse import DEFAULT_STORAGE_VERSION
 from sources.arrow_tables import parse_timestamp
 from sources.datadog import datadog_base_url
 from sources.datadog.model_lab import ModelLabFilters
@@ -41,6 +44,8 @@ from sources.langsmith.settings import (
 )
 
 DATADOG_KEYS_URL = "https://app.datadoghq.com/organization-settings/api-keys"
+# How long a sync waits for another writer (another sync, or a program holding the DuckDB file).
+DEFAULT_LOCK_WAIT_S = 120
 LANGSMITH_KEYS_URL = "https://smith.langchain.com/settings"
 
 
@@ -122,6 +127,36 @@ class LangSmithSettings:
             "concurrency": self.concurrency,
             "workspace_id": self.workspace_id,
         }
+
+
+@dataclass(frozen=True)
+class RunyardSettings:
+    """Settings of runyard itself, not of a source."""
+
+    publish: Path | None = None
+    lock_wait_seconds: int = DEFAULT_LOCK_WAIT_S
+    # Storage format of new DuckDB files and published copies; "latest" for the newest format.
+    storage_version: str = DEFAULT_STORAGE_VERSION
+
+
+def runyard_settings(db_path: Path, publish: Path | None = None) -> RunyardSettings:
+    """``publish`` from the argument, else ``RUNYARD_PUBLISH`` / ``[runyard] publish``; lock wait likewise."""
+    target = publish or (Path(p) if (p := _text("runyard.publish", alias="RUNYARD_PUBLISH")) else None)
+    if target is not None and target.resolve() == db_path.resolve():
+        raise ConfigError(
+            "runyard",
+            f"the publish path {target} is the database being synced",
+            "Publish to another file, e.g. --publish runyard-bi.duckdb.",
+        )
+    wait = _int("runyard.lock_wait_seconds", DEFAULT_LOCK_WAIT_S, low=0, alias="RUNYARD_LOCK_WAIT_SECONDS")
+    version = _text("runyard.storage_version", alias="RUNYARD_STORAGE_VERSION") or DEFAULT_STORAGE_VERSION
+    if version != "latest" and not re.fullmatch(r"v\d+\.\d+\.\d+", version):
+        raise ConfigError(
+            "runyard",
+            f"RUNYARD_STORAGE_VERSION={version!r} is not a DuckDB storage version",
+            "Use a release such as v1.4.0 (the default: BI tools' DuckDB 1.x reads it) or 'latest'.",
+        )
+    return RunyardSettings(publish=target, lock_wait_seconds=wait, storage_version=version)
 
 
 def lookup(key: str, *, alias: str | None = None, secret: bool = False) -> Any:
@@ -256,7 +291,9 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
 
 
 def _source(key: str) -> str:
-    return key.split(".")[1]
+    """The name errors carry: the source for ``sources.<name>.*`` keys, else ``runyard``."""
+    parts = key.split(".")
+    return parts[1] if parts[0] == "sources" else parts[0]
 
 
 def _list(key: str) -> list[str]:
@@ -320,8 +357,8 @@ def _check_choices(key: str, values: list[str], choices: tuple[str, ...], *, exa
         )
 
 
-def _text(key: str) -> str | None:
-    value = lookup(key)
+def _text(key: str, alias: str | None = None) -> str | None:
+    value = lookup(key, alias=alias)
     return str(value) if value not in (None, "") else None
 
 
@@ -341,8 +378,8 @@ def _bool(key: str) -> bool | None:
     )
 
 
-def _int(key: str, default: int | None, *, low: int, high: int | None = None) -> Any:
-    value = lookup(key)
+def _int(key: str, default: int | None, *, low: int, high: int | None = None, alias: str | None = None) -> Any:
+    value = lookup(key, alias=alias)
     if value in (None, ""):
         return default
     try:

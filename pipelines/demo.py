@@ -25,6 +25,7 @@ order by project_id, rank, run_id
 @dataclass
 class DemoOutcome:
     results: list[SyncResult]
+    published: warehouse.Published
     sandbox_url: str
     requests: int
     sample_title: str
@@ -39,8 +40,10 @@ def run_demo(
     langsmith_runs: int = 5000,
     progress: ProgressFactory | None = None,
 ) -> DemoOutcome:
-    """Sync the sandbox into ``db_path``, which must be new or an earlier demo's file."""
-    _clear_previous_demo(db_path)
+    """Sync the sandbox into ``db_path`` (new, or an earlier demo's file) and publish a reader copy next to it."""
+    published_path = db_path.with_name(f"{db_path.stem}-bi{db_path.suffix}")
+    for path in (db_path, published_path):
+        _clear_previous_demo(path)
     with Sandbox(model_lab_runs=model_lab_runs, langsmith_runs=langsmith_runs) as box:
         results = sync(db_path, settings=sandbox_settings(box), progress=progress)
         served = sum(box.requests().values())
@@ -48,7 +51,8 @@ def run_demo(
     with warehouse.connect(db_path, read_only=False) as con:
         warehouse.mark_demo_database(con)
         columns, rows = warehouse.query(con, SAMPLE_SQL)
-    return DemoOutcome(results, url, served, SAMPLE_TITLE, columns, rows)
+        published = warehouse.publish(con, published_path)
+    return DemoOutcome(results, published, url, served, SAMPLE_TITLE, columns, rows)
 
 
 def sandbox_settings(box: Sandbox) -> Settings:

@@ -8,12 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
+import duckdb
 from dlt.extract.source import DltSource
 
-from pipelines import warehouse
 from sources.datadog import LLM_OBS_RESOURCES, TOPIC_DISCOVERY_RESOURCE, datadog
 from sources.datadog.model_lab import CHILD_SCHEMAS, RUNS_TABLE
 from sources.http_client import SourceStats
@@ -34,7 +33,7 @@ class SourceSpec:
     build: Callable[[Any, SyncOptions, SourceStats], tuple[DltSource, list[str]]]  # source, notices
     # resource states -> {table: {what: value}}: where each table's incremental read stands
     cursors: Callable[[dict[str, Any]], dict[str, dict[str, Any]]]
-    after_load: Callable[[Path, dict[str, Any]], None] | None = None
+    after_load: Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], None] | None = None
 
 
 def _build_model_lab(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
@@ -57,15 +56,14 @@ def _model_lab_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {RUNS_TABLE: cursors}
 
 
-def _mark_model_lab_runs_not_found(db_path: Path, resources: dict[str, Any]) -> None:
+def _mark_model_lab_runs_not_found(con: duckdb.DuckDBPyConnection, resources: dict[str, Any]) -> None:
     """Runs that answered 404 when re-read by id stay, marked deleted at the time that was seen."""
     not_found = resources.get(RUNS_TABLE, {}).get("not_found", {})
     if not_found:
-        with warehouse.connect(db_path, read_only=False) as con:
-            con.executemany(
-                "update datadog.model_lab_runs set deleted_at = ?::timestamptz where id = ? and deleted_at is null",
-                [(seen_at, int(run_id)) for run_id, seen_at in not_found.items()],
-            )
+        con.executemany(
+            "update datadog.model_lab_runs set deleted_at = ?::timestamptz where id = ? and deleted_at is null",
+            [(seen_at, int(run_id)) for run_id, seen_at in not_found.items()],
+        )
 
 
 def _build_llm_obs(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:

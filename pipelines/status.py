@@ -20,6 +20,16 @@ class ResourceStatus:
     cursor: str
 
 
+def describe_file(db_path: Path) -> str:
+    """The file, its size and its storage version (which DuckDB releases can open it)."""
+    with warehouse.connect(db_path, read_only=True) as con:
+        version = warehouse.storage_version(con)
+    readers = f"readable by DuckDB {version.rstrip('+').lstrip('v')} and newer" if version != "unknown" else ""
+    return f"{db_path}: {db_path.stat().st_size / 1e6:.1f} MB, storage version {version}" + (
+        f" ({readers})" if readers else ""
+    )
+
+
 def resource_status(db_path: Path) -> list[ResourceStatus]:
     """One entry per table of every source that has synced into this file at least once."""
     with warehouse.connect(db_path, read_only=True) as con:

@@ -31,6 +31,7 @@ from pipelines.config import (
     MissingCredentials,
     datadog_settings,
     langsmith_settings,
+    runyard_settings,
 )
 from pipelines.progress import SyncProgress
 from pipelines.registry import SOURCES, SourceSpec, SyncOptions
@@ -58,6 +59,7 @@ class SyncResult:
     duration_s: float = 0.0
     warnings: list[str] = field(default_factory=list)
     notices: list[str] = field(default_factory=list)
+    published: warehouse.Published | None = None  # the reader copy written after this sync, if any
 
     @property
     def total_rows(self) -> int:
@@ -112,12 +114,16 @@ def sync(
     model_lab_run_ids: Sequence[int] = (),
     settings: Settings | None = None,
     progress: ProgressFactory | None = None,
+    publish: Path | None = None,
 ) -> list[SyncResult]:
     """Sync the named sources (every configured one when none are named) into ``db_path``.
 
     A named source without credentials is an error; when syncing everything it is skipped
-    with a notice. All settings are checked before the first request. Raises SyncError.
+    with a notice. All settings are checked before the first request. With ``publish`` (or
+    the ``runyard.publish`` setting) a copy for readers is written after the sync. Raises
+    SyncError.
     """
+    run_settings = runyard_settings(db_path, publish)
     names = _check_names(sources, model_lab_run_ids, full_refresh)
     explicit = bool(sources) or bool(model_lab_run_ids)
     settings = settings or Settings.from_config(list(dict.fromkeys(SOURCES[n].upstream for n in names)))
@@ -136,13 +142,22 @@ def sync(
         return results
     configure_dlt()
     created = not db_path.exists()
-    warehouse.ensure_database(db_path)
+    warehouse.ensure_database(db_path, run_settings.storage_version)
+    wait_s = run_settings.lock_wait_seconds
     try:
-        with warehouse.writer_lock(db_path):
+        # The OS lock queues runyard writers; the connection held for the whole sync keeps other
+        # programs (a BI tool, a SQL client) from taking the file between dlt's steps.
+        with (
+            warehouse.writer_lock(db_path, timeout_s=wait_s),
+            warehouse.connect(db_path, read_only=False, wait_s=wait_s) as con,
+        ):
             for spec in plan:
-                results.append(_sync_one(spec, db_path, getattr(settings, spec.upstream), options, progress))
-            with warehouse.connect(db_path, read_only=False) as con:
-                warehouse.apply_views(con)
+                results.append(_sync_one(spec, db_path, con, getattr(settings, spec.upstream), options, progress))
+            warehouse.apply_views(con)
+            if run_settings.publish:
+                published = warehouse.publish(con, run_settings.publish, run_settings.storage_version)
+                for result in results:
+                    result.published = published
     except BaseException:
         if created and db_path.exists() and not _has_tables(db_path):
             db_path.unlink()  # leave no empty file behind a first sync that failed
@@ -172,7 +187,12 @@ def _check_names(sources: Sequence[str], run_ids: Sequence[int], full_refresh: b
 
 
 def _sync_one(
-    spec: SourceSpec, db_path: Path, settings: Any, options: SyncOptions, progress: ProgressFactory | None
+    spec: SourceSpec,
+    db_path: Path,
+    con: duckdb.DuckDBPyConnection,
+    settings: Any,
+    options: SyncOptions,
+    progress: ProgressFactory | None,
 ) -> SyncResult:
     started = time.monotonic()
     stats = SourceStats()
@@ -198,7 +218,7 @@ def _sync_one(
         if collector:
             collector.close()
     if spec.after_load:
-        spec.after_load(db_path, resources)
+        spec.after_load(con, resources)
     return SyncResult(
         source=spec.name,
         status="ok",

@@ -16,6 +16,7 @@ import re
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,8 @@ import duckdb
 
 from sources.errors import SyncError
 
-STORAGE_VERSION = "v1.4.0"
+# The storage format of files runyard creates: DuckDB 1.4.0 and newer read it (the 1.x inside BI tools).
+DEFAULT_STORAGE_VERSION = "v1.4.0"
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 ANALYTICS_SCHEMA = "analytics"
 RUNYARD_SCHEMA = "_runyard"  # runyard's own bookkeeping (the demo marker)
@@ -38,13 +40,13 @@ class DatabaseError(SyncError):
     exit_code = 6
 
 
-def ensure_database(path: Path) -> None:
-    """Create the DuckDB file (BI-readable storage version) if it does not exist yet."""
+def ensure_database(path: Path, storage_version: str = DEFAULT_STORAGE_VERSION) -> None:
+    """Create the DuckDB file in ``storage_version`` if it does not exist yet; an existing file keeps its own."""
     if path.exists():
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with translate_errors(path):
-        duckdb.connect(str(path), config={"storage_compatibility_version": STORAGE_VERSION}).close()
+        duckdb.connect(str(path), config={"storage_compatibility_version": storage_version}).close()
 
 
 @contextmanager
@@ -94,8 +96,9 @@ def database_error(path: Path, exc: BaseException) -> DatabaseError:
         return DatabaseError(
             "runyard",
             f"{path} is open in another process ({locked['holder'].strip()}, PID {locked['pid']})",
-            "DuckDB allows one writer per file and BI tools keep it open while connected: close that "
-            "program (or its connection) and run again.",
+            "DuckDB allows one writer per file, and a BI tool or SQL client keeps the file locked while it is "
+            "connected. Close that connection and run again; to read while syncs run, point readers at a "
+            "published copy instead (`runyard sync --publish runyard-bi.duckdb`, or RUNYARD_PUBLISH).",
         )
     if "Read-only file system" in text or "Permission denied" in text:
         return DatabaseError(
@@ -134,6 +137,59 @@ def connect(path: Path, *, read_only: bool, wait_s: float = 10.0) -> Iterator[du
         yield con
     finally:
         con.close()
+
+
+@dataclass(frozen=True)
+class Published:
+    path: Path
+    seconds: float
+    size_bytes: int
+
+
+def publish(con: duckdb.DuckDBPyConnection, target: Path, storage_version: str = DEFAULT_STORAGE_VERSION) -> Published:
+    """Copy the database (without dlt's staging schemas) to ``target`` for readers.
+
+    The copy is built under a temporary name next to ``target`` with the BI-readable storage
+    version, then renamed over it: a reader never sees a half-written file, one holding the old
+    copy open keeps reading it (Linux keeps the old inode), and the next connection sees the new.
+    """
+    started = time.monotonic()
+    target = target.resolve()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+        leftover.unlink(missing_ok=True)
+    source = con.execute("select current_database()").fetchone()[0]
+    quoted = str(temporary).replace("'", "''")
+    try:
+        con.execute(f"attach '{quoted}' as runyard_publish (storage_version '{storage_version}')")
+        try:
+            con.execute(f'copy from database "{source}" to runyard_publish')
+            staging = con.execute(
+                "select schema_name from duckdb_schemas() where database_name = 'runyard_publish' "
+                "and ends_with(schema_name, '_staging')"
+            ).fetchall()
+            for (schema,) in staging:
+                con.execute(f'drop schema runyard_publish."{schema}" cascade')
+        finally:
+            con.execute("detach runyard_publish")
+        os.replace(temporary, target)
+    except (duckdb.Error, OSError) as exc:
+        temporary.unlink(missing_ok=True)
+        raise DatabaseError(
+            "runyard",
+            f"publishing to {target} failed ({str(exc).splitlines()[0]}); the previous copy is untouched",
+            "Check that the directory is writable and has space, then run the sync again.",
+        ) from None
+    return Published(target, time.monotonic() - started, target.stat().st_size)
+
+
+def storage_version(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage version of the connected file, e.g. ``v1.4.0+`` (readable by DuckDB 1.4.0 and newer)."""
+    row = con.execute(
+        "select tags['storage_version'] from duckdb_databases() where database_name = current_database()"
+    ).fetchone()
+    return (row[0] if row else None) or "unknown"
 
 
 def apply_views(con: duckdb.DuckDBPyConnection) -> list[str]:
