@@ -110,12 +110,14 @@ def median(results: list[dict[str, Any]], key: str) -> float:
 def print_table(title: str, results: dict[str, list[dict[str, Any]]], count_key: str, count_label: str) -> None:
     """Rows per case: seconds, items/s, rows/s, MB/s, peak RSS, requests (medians)."""
     print(f"\n{title}\n")
-    header = ("case", "seconds", f"{count_label}/s", "rows/s", "MB/s", "peak RSS", "requests")
-    print("{:<16} {:>8} {:>12} {:>10} {:>7} {:>9} {:>9}".format(*header))
+    per_item = count_key != "rows"  # a separate items/s column only when items are not rows
+    header = ("case", "seconds", *([f"{count_label}/s"] if per_item else []), "rows/s", "MB/s", "peak RSS", "requests")
+    print(("{:<16} {:>8} " + ("{:>12} " if per_item else "") + "{:>10} {:>7} {:>9} {:>9}").format(*header))
     for case, runs in results.items():
         seconds = median(runs, "seconds")
+        items = f"{median(runs, count_key) / seconds:>12,.0f} " if per_item else ""
         print(
-            f"{case:<16} {seconds:>8.1f} {median(runs, count_key) / seconds:>12,.0f} "
+            f"{case:<16} {seconds:>8.1f} {items}"
             f"{median(runs, 'rows') / seconds:>10,.0f} {median(runs, 'bytes') / seconds / 1e6:>7.1f} "
             f"{median(runs, 'peak_rss_mb'):>7.0f}MB {median(runs, 'requests'):>9,.0f}"
         )

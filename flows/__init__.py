@@ -1,1 +1,4 @@
-"""Prefect flows that schedule the same pipeline functions the CLI calls (not built yet)."""
+"""Prefect flows, schedules and deployments around ``pipelines.sync.sync()``: ``runyard serve`` and ``runyard deploy``.
+
+Kept free of imports so that ``flows.server`` (the local Prefect server) loads without Prefect.
+"""

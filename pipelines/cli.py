@@ -1,4 +1,4 @@
-"""The ``runyard`` command line: demo, sync, status, sql, sandbox.
+"""The ``runyard`` command line: demo, sync, status, sql, report, sandbox, serve, deploy.
 
 Every command either succeeds (exit 0) or prints one paragraph naming the source, the cause
 and the fix (exit non-zero, no traceback unless --debug). Keys never reach the terminal:
@@ -37,6 +37,14 @@ DbOption = Annotated[
     typer.Option("--db", envvar="RUNYARD_DB", help="DuckDB file to write (created if missing).", show_default=True),
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
+DestinationOption = Annotated[
+    str | None,
+    typer.Option(
+        "--destination",
+        help="Where the warehouse lives: duckdb (the --db file, default) or a dlt SQL destination such as "
+        "postgres (credentials in DESTINATION__POSTGRES__CREDENTIALS). Also RUNYARD_DESTINATION.",
+    ),
+]
 PublishOption = Annotated[
     Path | None,
     typer.Option(
@@ -109,9 +117,10 @@ def sync(
         list[int] | None, typer.Option("--run-id", help="Model Lab run ids to read (backfill); repeatable.")
     ] = None,
     publish: PublishOption = None,
+    destination: DestinationOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Sync sources into the DuckDB file, then refresh the analytics views (and publish a reader copy)."""
+    """Sync sources into the warehouse, then refresh the analytics views (and publish a reader copy)."""
     _setup_logging(debug)
     with _errors(debug):
         from pipelines.sync import sync as run_sync
@@ -123,50 +132,59 @@ def sync(
             model_lab_run_ids=run_id or [],
             progress=_progress_factory(),
             publish=publish,
+            destination=destination,
         )
-        _print_results(results, db)
+        _print_results(results, _warehouse(db, destination))
 
 
 @app.command()
 def demo(
     db: DbOption = Path("runyard.duckdb"),
     model_lab_runs: Annotated[int, typer.Option(help="Model Lab runs the sandbox generates.")] = 2000,
+    destination: DestinationOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Start the built-in sandbox, sync everything into the DuckDB file, show what landed."""
+    """Start the built-in sandbox, sync everything into the warehouse, show what landed."""
     _setup_logging(debug)
     with _errors(debug):
         from pipelines.demo import run_demo
 
-        outcome = run_demo(db, model_lab_runs=model_lab_runs, progress=_progress_factory())
+        target = _warehouse(db, destination)
+        outcome = run_demo(db, destination=target.kind, model_lab_runs=model_lab_runs, progress=_progress_factory())
         out.print(f"Sandbox API at {outcome.sandbox_url} ({outcome.requests} requests served)")
-        _print_results(outcome.results, db)
+        _print_results(outcome.results, target)
         out.print()
         out.print(f"[bold]Sample analysis[/]: {outcome.sample_title}")
         _print_rows(outcome.sample_columns, outcome.sample_rows)
-        out.print(
-            f"\nPublished a copy for BI tools and other readers: {outcome.published.path} "
-            f"({outcome.published.size_bytes / 1e6:.1f} MB, readable by DuckDB 1.4+)",
-            highlight=False,
-        )
+        if outcome.published:
+            out.print(
+                f"\nPublished a copy for BI tools and other readers: {outcome.published.path} "
+                f"({outcome.published.size_bytes / 1e6:.1f} MB, readable by DuckDB 1.4+)",
+                highlight=False,
+            )
+        if outcome.report:
+            out.print(f"Wrote the HTML report {outcome.report.path.resolve()} (open it in a browser)", highlight=False)
         out.print(
             f'Explore it: [bold]runyard sql "select * from analytics.model_lab_run_summary limit 10" --db {db}[/]'
         )
 
 
 @app.command()
-def status(db: DbOption = Path("runyard.duckdb"), debug: DebugOption = False) -> None:
-    """Per resource: last successful sync, rows and cursor."""
+def status(
+    db: DbOption = Path("runyard.duckdb"), destination: DestinationOption = None, debug: DebugOption = False
+) -> None:
+    """Per table: last successful sync, rows and cursor."""
     _setup_logging(debug)
     with _errors(debug):
-        from pipelines.status import describe_file, resource_status
+        from pipelines.status import describe, resource_status
 
-        statuses = resource_status(db)
-        out.print(describe_file(db), highlight=False)
+        target = _warehouse(db, destination)
+        statuses = resource_status(target)
+        out.print(describe(target), highlight=False)
         if not statuses:
-            out.print(f"{db}: no source has synced into this file yet.")
+            out.print("No source has synced into this warehouse yet.")
             return
-        table = Table(title=f"runyard status: {db}")
+        table = Table(title="runyard status")
         table.add_column("table", no_wrap=True)
         table.add_column("last sync (UTC)", no_wrap=True)
         table.add_column("rows", justify="right")
@@ -181,23 +199,20 @@ def sql(
     query: Annotated[str, typer.Argument(help="A SQL query, run read-only.")],
     db: DbOption = Path("runyard.duckdb"),
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
+    destination: DestinationOption = None,
     debug: DebugOption = False,
 ) -> None:
-    """Run a query against the DuckDB file (read-only) and print the result."""
+    """Run a query against the warehouse (read-only) and print the result."""
     _setup_logging(debug)
     with _errors(debug):
-        import duckdb
-
-        from pipelines import warehouse
-
-        with warehouse.connect(db, read_only=True) as con:
+        with _warehouse(db, destination).reading() as session:
             try:
-                columns, rows = warehouse.query(con, query)
-            except duckdb.Error as exc:
-                message = str(exc).splitlines()[0]
+                columns, rows = session.query(query)
+            except Exception as exc:
+                message = redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 hint = (
-                    "runyard sql opens the database read-only; syncs are the only writers."
-                    if "read-only" in message.lower()
+                    "runyard sql reads only; syncs are the only writers."
+                    if "read-only" in message.lower() or "read only" in message.lower()
                     else "Check the query; `runyard status` lists the tables."
                 )
                 raise SyncError("sql", message, hint) from None
@@ -245,13 +260,74 @@ def sandbox(
         box.serve_forever(host, port)
 
 
-def _print_results(results: list[Any], db: Path) -> None:
-    from pipelines import warehouse
+@app.command()
+def report(
+    db: Annotated[
+        Path, typer.Option("--db", envvar="RUNYARD_DB", help="DuckDB file to read (read-only).", show_default=True)
+    ] = Path("runyard.duckdb"),
+    out_path: Annotated[
+        Path, typer.Option("--out", help="HTML file to write (self-contained, works offline).", show_default=True)
+    ] = Path("report.html"),
+    debug: DebugOption = False,
+) -> None:
+    """Write one self-contained HTML page of charts drawn from the analytics views."""
+    _setup_logging(debug)
+    with _errors(debug):
+        from pipelines.report import CHARTS, write_report
+
+        summary = write_report(db, out_path)
+        titles = {chart.id: f"{chart.source}: {chart.title}" for chart in CHARTS}
+        for chart_id in summary.drawn:
+            out.print(f"[green]drawn[/]   {titles[chart_id]}", highlight=False)
+        for chart_id, reason in summary.skipped.items():
+            out.print(f"[yellow]no data[/] {titles[chart_id]} ({reason})", highlight=False)
+        out.print(f"Report written to {summary.path.resolve()}", highlight=False, soft_wrap=True)
+
+
+def _warehouse(db: Path, destination: str | None) -> Any:
+    from pipelines.config import runyard_settings
+    from pipelines.destinations import open_warehouse
+
+    return open_warehouse(runyard_settings(db, destination=destination).destination, db)
+
+
+@app.command()
+def serve(db: DbOption = Path("runyard.duckdb"), debug: DebugOption = False) -> None:
+    """Run the scheduled syncs from this process until Ctrl-C (a local Prefect server unless PREFECT_API_URL is set)."""
+    _setup_logging(debug)
+    with _errors(debug):
+        from flows.deployments import serve_forever
+
+        serve_forever(db, debug=debug)
+        err.print("stopped.")
+
+
+@app.command()
+def deploy(
+    db: DbOption = Path("runyard.duckdb"),
+    pool: Annotated[str, typer.Option("--pool", help="Prefect work pool whose workers run the syncs.")] = "runyard",
+    debug: DebugOption = False,
+) -> None:
+    """Register the scheduled syncs with the Prefect server at PREFECT_API_URL, to run on workers."""
+    _setup_logging(debug)
+    with _errors(debug):
+        from flows.deployments import deploy as register
+
+        names = register(db, pool)
+        out.print(
+            f"Registered {len(names)} deployments on work pool {pool!r}. Run them with a worker: "
+            f"[bold]uv run prefect worker start --pool {pool}[/]",
+            highlight=False,
+        )
+
+
+def _print_results(results: list[Any], target: Any) -> None:
+    from pipelines.destinations import table_counts
 
     totals: dict[str, int] = {}
     try:
-        with warehouse.connect(db, read_only=True) as con:
-            totals = warehouse.table_counts(con)
+        with target.reading() as session:
+            totals = table_counts(session)
     except SyncError:
         pass
     for result in results:
@@ -260,7 +336,7 @@ def _print_results(results: list[Any], db: Path) -> None:
             err.print(f"[yellow]{label}[/] {redact(notice)}", highlight=False)
         if result.status == "skipped":
             continue
-        table = Table("table", "rows loaded", "rows in table", title=f"{result.source} synced into {db}")
+        table = Table("table", "rows loaded", "rows in table", title=f"{result.source} synced into {target.describe()}")
         for name in result.tables:
             if name in totals or name in result.rows_loaded:
                 table.add_row(name, f"{result.rows_loaded.get(name, 0):,}", f"{totals.get(name, 0):,}")

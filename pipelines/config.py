@@ -133,15 +133,23 @@ class LangSmithSettings:
 class RunyardSettings:
     """Settings of runyard itself, not of a source."""
 
+    destination: str = "duckdb"
     publish: Path | None = None
     lock_wait_seconds: int = DEFAULT_LOCK_WAIT_S
     # Storage format of new DuckDB files and published copies; "latest" for the newest format.
     storage_version: str = DEFAULT_STORAGE_VERSION
 
 
-def runyard_settings(db_path: Path, publish: Path | None = None) -> RunyardSettings:
-    """``publish`` from the argument, else ``RUNYARD_PUBLISH`` / ``[runyard] publish``; lock wait likewise."""
+def runyard_settings(db_path: Path, publish: Path | None = None, destination: str | None = None) -> RunyardSettings:
+    """Arguments win over ``RUNYARD_<NAME>`` / ``[runyard] <name>`` settings, which win over defaults."""
+    destination = destination or _text("runyard.destination", alias="RUNYARD_DESTINATION") or "duckdb"
     target = publish or (Path(p) if (p := _text("runyard.publish", alias="RUNYARD_PUBLISH")) else None)
+    if target is not None and destination != "duckdb":
+        raise ConfigError(
+            "runyard",
+            f"--publish writes a DuckDB copy, but the warehouse is the {destination} destination",
+            "Point BI tools at the server directly, or drop --publish / RUNYARD_PUBLISH.",
+        )
     if target is not None and target.resolve() == db_path.resolve():
         raise ConfigError(
             "runyard",
@@ -156,7 +164,7 @@ def runyard_settings(db_path: Path, publish: Path | None = None) -> RunyardSetti
             f"RUNYARD_STORAGE_VERSION={version!r} is not a DuckDB storage version",
             "Use a release such as v1.4.0 (the default: BI tools' DuckDB 1.x reads it) or 'latest'.",
         )
-    return RunyardSettings(publish=target, lock_wait_seconds=wait, storage_version=version)
+    return RunyardSettings(destination=destination, publish=target, lock_wait_seconds=wait, storage_version=version)
 
 
 def lookup(key: str, *, alias: str | None = None, secret: bool = False) -> Any:

@@ -8,6 +8,8 @@ from typing import Any
 
 from pipelines import warehouse
 from pipelines.config import DatadogSettings, LangSmithSettings
+from pipelines.destinations import DUCKDB, DuckDBSession, DuckDBWarehouse, Warehouse, is_demo, mark_demo, open_warehouse
+from pipelines.report import ReportSummary, write_report
 from pipelines.sync import ProgressFactory, Settings, SyncResult, sync
 from sandbox import Sandbox
 from sources.datadog.settings import DEFAULT_SITE
@@ -22,10 +24,15 @@ order by project_id, rank, run_id
 """
 
 
+# Everything a demo writes, so a later demo can clear it (and nothing else).
+DEMO_SCHEMAS = ("datadog", "datadog_staging", "langsmith", "langsmith_staging", "analytics", warehouse.RUNYARD_SCHEMA)
+
+
 @dataclass
 class DemoOutcome:
     results: list[SyncResult]
-    published: warehouse.Published
+    published: warehouse.Published | None
+    report: ReportSummary | None  # the HTML report (DuckDB warehouses)
     sandbox_url: str
     requests: int
     sample_title: str
@@ -36,23 +43,35 @@ class DemoOutcome:
 def run_demo(
     db_path: Path,
     *,
+    destination: str = DUCKDB,
     model_lab_runs: int = 2000,
     langsmith_runs: int = 5000,
     progress: ProgressFactory | None = None,
 ) -> DemoOutcome:
-    """Sync the sandbox into ``db_path`` (new, or an earlier demo's file) and publish a reader copy next to it."""
-    published_path = db_path.with_name(f"{db_path.stem}-bi{db_path.suffix}")
-    for path in (db_path, published_path):
-        _clear_previous_demo(path)
+    """Sync the sandbox into the warehouse, which must be new or hold an earlier demo.
+
+    For a DuckDB file (``db_path``) a reader copy is published next to it, and an HTML report
+    (``report.html``) is written from its views.
+    """
+    target = open_warehouse(destination, db_path)
+    published_path = db_path.with_name(f"{db_path.stem}-bi{db_path.suffix}") if destination == DUCKDB else None
+    if isinstance(target, DuckDBWarehouse):
+        for path in (db_path, published_path):
+            _clear_previous_demo_file(path)
+    else:
+        _clear_previous_demo_schemas(target)
     with Sandbox(model_lab_runs=model_lab_runs, langsmith_runs=langsmith_runs) as box:
-        results = sync(db_path, settings=sandbox_settings(box), progress=progress)
+        results = sync(db_path, settings=sandbox_settings(box), progress=progress, destination=destination)
         served = sum(box.requests().values())
         url = box.url
-    with warehouse.connect(db_path, read_only=False) as con:
-        warehouse.mark_demo_database(con)
-        columns, rows = warehouse.query(con, SAMPLE_SQL)
-        published = warehouse.publish(con, published_path)
-    return DemoOutcome(results, published, url, served, SAMPLE_TITLE, columns, rows)
+    published = None
+    with target.writing(wait_s=30) as session:
+        mark_demo(session)
+        columns, rows = session.query(SAMPLE_SQL)
+        if published_path and isinstance(session, DuckDBSession):
+            published = warehouse.publish(session.con, published_path)
+    report = write_report(db_path, db_path.with_name("report.html")) if published else None
+    return DemoOutcome(results, published, report, url, served, SAMPLE_TITLE, columns, rows)
 
 
 def sandbox_settings(box: Sandbox) -> Settings:
@@ -76,12 +95,14 @@ def sandbox_settings(box: Sandbox) -> Settings:
     )
 
 
-def _clear_previous_demo(db_path: Path) -> None:
+def _clear_previous_demo_file(db_path: Path) -> None:
     if not db_path.exists():
         return
-    with warehouse.connect(db_path, read_only=True) as con:
-        is_demo = warehouse.is_demo_database(con) or not warehouse.has_any_table(con)
-    if not is_demo:
+    target = DuckDBWarehouse(db_path)
+    with target.reading() as session:
+        assert isinstance(session, DuckDBSession)
+        replaceable = is_demo(session) or not warehouse.has_any_table(session.con)
+    if not replaceable:
         raise SyncError(
             "demo",
             f"{db_path} already holds data the demo did not create",
@@ -90,3 +111,20 @@ def _clear_previous_demo(db_path: Path) -> None:
         )
     for path in (db_path, db_path.with_name(db_path.name + ".wal")):
         path.unlink(missing_ok=True)
+
+
+def _clear_previous_demo_schemas(target: Warehouse) -> None:
+    with target.writing(wait_s=30) as session:
+        _, rows = session.query("select schema_name from information_schema.schemata")
+        present = {name for (name,) in rows} & set(DEMO_SCHEMAS)
+        if not present:
+            return
+        if not is_demo(session):
+            raise SyncError(
+                "demo",
+                f"the {target.describe()} already holds runyard data the demo did not create",
+                "The demo never overwrites a real warehouse: point DESTINATION__POSTGRES__CREDENTIALS at an empty "
+                "database for it.",
+            )
+        for schema in sorted(present):
+            session.execute(f'drop schema if exists "{schema}" cascade')

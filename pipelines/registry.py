@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
-import duckdb
 from dlt.extract.source import DltSource
 
+from pipelines.destinations import Session
 from sources.datadog import LLM_OBS_RESOURCES, TOPIC_DISCOVERY_RESOURCE, datadog
+from sources.datadog.llm_obs import AGGREGATES_TABLE
 from sources.datadog.model_lab import CHILD_SCHEMAS, RUNS_TABLE
 from sources.http_client import SourceStats
 from sources.langsmith import RUNS_RESOURCE, langsmith
@@ -33,7 +35,7 @@ class SourceSpec:
     build: Callable[[Any, SyncOptions, SourceStats], tuple[DltSource, list[str]]]  # source, notices
     # resource states -> {table: {what: value}}: where each table's incremental read stands
     cursors: Callable[[dict[str, Any]], dict[str, dict[str, Any]]]
-    after_load: Callable[[duckdb.DuckDBPyConnection, dict[str, Any]], None] | None = None
+    after_load: Callable[[Session, dict[str, Any]], None] | None = None
 
 
 def _build_model_lab(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
@@ -56,13 +58,14 @@ def _model_lab_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {RUNS_TABLE: cursors}
 
 
-def _mark_model_lab_runs_not_found(con: duckdb.DuckDBPyConnection, resources: dict[str, Any]) -> None:
+def _mark_model_lab_runs_not_found(session: Session, resources: dict[str, Any]) -> None:
     """Runs that answered 404 when re-read by id stay, marked deleted at the time that was seen."""
-    not_found = resources.get(RUNS_TABLE, {}).get("not_found", {})
-    if not_found:
-        con.executemany(
-            "update datadog.model_lab_runs set deleted_at = ?::timestamptz where id = ? and deleted_at is null",
-            [(seen_at, int(run_id)) for run_id, seen_at in not_found.items()],
+    for run_id, seen_at in resources.get(RUNS_TABLE, {}).get("not_found", {}).items():
+        # Both values come from runyard's own state: an integer and an ISO timestamp it wrote.
+        stamp = datetime.fromisoformat(seen_at).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
+        session.execute(
+            f"update datadog.{RUNS_TABLE} set deleted_at = cast('{stamp}' as timestamp with time zone) "
+            f"where id = {int(run_id)} and deleted_at is null"
         )
 
 
@@ -110,7 +113,7 @@ SOURCES: dict[str, SourceSpec] = {
     "llm_obs": SourceSpec(
         name="llm_obs",
         upstream="datadog",
-        tables=(*LLM_OBS_RESOURCES, TOPIC_DISCOVERY_RESOURCE),
+        tables=(*LLM_OBS_RESOURCES, AGGREGATES_TABLE, TOPIC_DISCOVERY_RESOURCE),
         build=_build_llm_obs,
         cursors=_llm_obs_cursors,
     ),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pipelines import warehouse
+from pipelines.destinations import DuckDBSession, DuckDBWarehouse, Warehouse, pipeline_state, table_counts
 from pipelines.registry import SOURCES
 
 
@@ -20,22 +20,23 @@ class ResourceStatus:
     cursor: str
 
 
-def describe_file(db_path: Path) -> str:
-    """The file, its size and its storage version (which DuckDB releases can open it)."""
-    with warehouse.connect(db_path, read_only=True) as con:
-        version = warehouse.storage_version(con)
-    readers = f"readable by DuckDB {version.rstrip('+').lstrip('v')} and newer" if version != "unknown" else ""
-    return f"{db_path}: {db_path.stat().st_size / 1e6:.1f} MB, storage version {version}" + (
-        f" ({readers})" if readers else ""
-    )
+def describe(target: Warehouse) -> str:
+    """Where the data lives; for a DuckDB file also its size and storage version (who can open it)."""
+    if not isinstance(target, DuckDBWarehouse):
+        return target.describe()
+    with target.reading() as session:
+        assert isinstance(session, DuckDBSession)
+        version = warehouse.storage_version(session.con)
+    readers = f" (readable by DuckDB {version.rstrip('+').lstrip('v')} and newer)" if version != "unknown" else ""
+    return f"{target.path}: {target.path.stat().st_size / 1e6:.1f} MB, storage version {version}{readers}"
 
 
-def resource_status(db_path: Path) -> list[ResourceStatus]:
-    """One entry per table of every source that has synced into this file at least once."""
-    with warehouse.connect(db_path, read_only=True) as con:
-        counts = warehouse.table_counts(con)
+def resource_status(target: Warehouse) -> list[ResourceStatus]:
+    """One entry per table of every source that has synced into this warehouse at least once."""
+    with target.reading() as session:
+        counts = table_counts(session)
         upstreams = {spec.upstream for spec in SOURCES.values()}
-        states = {upstream: warehouse.pipeline_state(con, upstream) for upstream in upstreams}
+        states = {upstream: pipeline_state(session, upstream) for upstream in upstreams}
     statuses: list[ResourceStatus] = []
     for spec in SOURCES.values():
         found = states[spec.upstream]

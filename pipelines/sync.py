@@ -21,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import warehouse
@@ -33,8 +32,10 @@ from pipelines.config import (
     langsmith_settings,
     runyard_settings,
 )
+from pipelines.destinations import DuckDBSession, Session, Warehouse, causes, open_warehouse
 from pipelines.progress import SyncProgress
 from pipelines.registry import SOURCES, SourceSpec, SyncOptions
+from pipelines.views import apply_views
 from sources.errors import ConfigError, SyncError, redact
 from sources.http_client import SourceStats
 
@@ -103,6 +104,8 @@ def configure_dlt() -> None:
     dlt.config["load.truncate_staging_dataset"] = True
     # --full-refresh loads into staging and swaps in one transaction per table.
     dlt.config["destination.replace_strategy"] = "insert-from-staging"
+    # csv for COPY (PostgreSQL): quote every value so an empty string stays one and only NULL is empty.
+    dlt.config["normalize.data_writer.quoting"] = "quote_all"
     logging.getLogger("dlt").setLevel(logging.ERROR)
 
 
@@ -115,15 +118,18 @@ def sync(
     settings: Settings | None = None,
     progress: ProgressFactory | None = None,
     publish: Path | None = None,
+    destination: str | None = None,
 ) -> list[SyncResult]:
     """Sync the named sources (every configured one when none are named) into ``db_path``.
 
     A named source without credentials is an error; when syncing everything it is skipped
-    with a notice. All settings are checked before the first request. With ``publish`` (or
-    the ``runyard.publish`` setting) a copy for readers is written after the sync. Raises
+    with a notice. All settings are checked before the first request. ``destination`` (or the
+    ``runyard.destination`` setting) picks the warehouse: the DuckDB file at ``db_path`` by
+    default, or a dlt SQL destination such as postgres. With ``publish`` (or the
+    ``runyard.publish`` setting) a DuckDB copy for readers is written after the sync. Raises
     SyncError.
     """
-    run_settings = runyard_settings(db_path, publish)
+    run_settings = runyard_settings(db_path, publish, destination)
     names = _check_names(sources, model_lab_run_ids, full_refresh)
     explicit = bool(sources) or bool(model_lab_run_ids)
     settings = settings or Settings.from_config(list(dict.fromkeys(SOURCES[n].upstream for n in names)))
@@ -141,26 +147,21 @@ def sync(
     if not plan:
         return results
     configure_dlt()
-    created = not db_path.exists()
-    warehouse.ensure_database(db_path, run_settings.storage_version)
-    wait_s = run_settings.lock_wait_seconds
+    target = open_warehouse(run_settings.destination, db_path)
+    created = target.prepare(run_settings.storage_version)
     try:
-        # The OS lock queues runyard writers; the connection held for the whole sync keeps other
-        # programs (a BI tool, a SQL client) from taking the file between dlt's steps.
-        with (
-            warehouse.writer_lock(db_path, timeout_s=wait_s),
-            warehouse.connect(db_path, read_only=False, wait_s=wait_s) as con,
-        ):
+        with target.writing(run_settings.lock_wait_seconds) as session:
             for spec in plan:
-                results.append(_sync_one(spec, db_path, con, getattr(settings, spec.upstream), options, progress))
-            warehouse.apply_views(con)
+                results.append(_sync_one(spec, target, session, getattr(settings, spec.upstream), options, progress))
+            apply_views(session)
             if run_settings.publish:
-                published = warehouse.publish(con, run_settings.publish, run_settings.storage_version)
+                assert isinstance(session, DuckDBSession)
+                published = warehouse.publish(session.con, run_settings.publish, run_settings.storage_version)
                 for result in results:
                     result.published = published
     except BaseException:
-        if created and db_path.exists() and not _has_tables(db_path):
-            db_path.unlink()  # leave no empty file behind a first sync that failed
+        if created:
+            target.discard_if_empty()  # leave no empty file behind a first sync that failed
         raise
     return results
 
@@ -188,8 +189,8 @@ def _check_names(sources: Sequence[str], run_ids: Sequence[int], full_refresh: b
 
 def _sync_one(
     spec: SourceSpec,
-    db_path: Path,
-    con: duckdb.DuckDBPyConnection,
+    target: Warehouse,
+    session: Session,
     settings: Any,
     options: SyncOptions,
     progress: ProgressFactory | None,
@@ -202,23 +203,23 @@ def _sync_one(
         with tempfile.TemporaryDirectory(prefix="runyard-dlt-") as workdir:
             pipeline = dlt.pipeline(
                 pipeline_name=f"runyard_{spec.upstream}",
-                destination=dlt.destinations.duckdb(str(db_path)),
+                destination=target.dlt_destination(),
                 dataset_name=spec.upstream,
                 pipelines_dir=workdir,
                 **({"progress": collector} if collector else {}),
             )
             try:
-                pipeline.run(source)
-            except PipelineStepFailed as exc:
-                raise translate_failure(spec.name, db_path, exc) from None
-            except duckdb.IOException as exc:
-                raise warehouse.database_error(db_path, exc) from None
+                pipeline.run(source, **target.run_kwargs)
+            except SyncError:
+                raise
+            except Exception as exc:
+                raise translate_failure(spec.name, target, exc) from None
             resources = pipeline.state.get("sources", {}).get(spec.upstream, {}).get("resources", {})
     finally:
         if collector:
             collector.close()
     if spec.after_load:
-        spec.after_load(con, resources)
+        spec.after_load(session, resources)
     return SyncResult(
         source=spec.name,
         status="ok",
@@ -234,31 +235,19 @@ def _sync_one(
     )
 
 
-def translate_failure(name: str, db_path: Path, exc: PipelineStepFailed) -> SyncError:
+def translate_failure(name: str, target: Warehouse, exc: BaseException) -> SyncError:
     """The SyncError behind a dlt failure, or one paragraph describing what dlt hit."""
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
+    for current in causes(exc):
         if isinstance(current, SyncError):
             return current
-        if isinstance(current, duckdb.IOException):
-            return warehouse.database_error(db_path, current)
-        stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
-    inner = exc.exception
+        mapped = target.error(current)
+        if mapped is not None:
+            return mapped
+    inner = exc.exception if isinstance(exc, PipelineStepFailed) else exc
+    step = f"the {exc.step} step" if isinstance(exc, PipelineStepFailed) else "the sync"
+    first = redact(str(inner)).strip().splitlines()[:1]
     return SyncError(
         name,
-        f"the {exc.step} step failed: {type(inner).__name__}: {redact(str(inner)).splitlines()[0][:300]}",
+        f"{step} failed: {type(inner).__name__}{': ' + first[0][:300] if first else ''}",
         "Run again with --debug for the full traceback; the tables keep their previous contents.",
     )
-
-
-def _has_tables(db_path: Path) -> bool:
-    try:
-        with warehouse.connect(db_path, read_only=True, wait_s=0) as con:
-            return warehouse.has_any_table(con)
-    except SyncError:
-        return True

@@ -26,10 +26,7 @@ from sources.errors import SyncError
 
 # The storage format of files runyard creates: DuckDB 1.4.0 and newer read it (the 1.x inside BI tools).
 DEFAULT_STORAGE_VERSION = "v1.4.0"
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
-ANALYTICS_SCHEMA = "analytics"
 RUNYARD_SCHEMA = "_runyard"  # runyard's own bookkeeping (the demo marker)
-HIDDEN_SCHEMAS = ("information_schema", "pg_catalog", "main", RUNYARD_SCHEMA)
 
 _LOCKED = re.compile(r"Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)")
 
@@ -192,86 +189,13 @@ def storage_version(con: duckdb.DuckDBPyConnection) -> str:
     return (row[0] if row else None) or "unknown"
 
 
-def apply_views(con: duckdb.DuckDBPyConnection) -> list[str]:
-    """(Re)create every view in sql/ whose tables exist; returns the names created.
-
-    Views may build on each other, so failures are retried until a round makes no progress;
-    a view whose tables or columns are not there (a source never synced, narrower LangSmith
-    selects) is dropped.
-    """
-    con.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
-    pending = {p.stem: p.read_text() for p in sorted(SQL_DIR.glob("*.sql"))}
-    created: list[str] = []
-    while pending:
-        progress = False
-        for name, sql in list(pending.items()):
-            try:
-                con.execute(f"create or replace view {ANALYTICS_SCHEMA}.{name} as\n{sql}")
-            except (duckdb.CatalogException, duckdb.BinderException):
-                continue  # a table or column it needs is not there (a source never synced, narrower selects)
-            created.append(name)
-            del pending[name]
-            progress = True
-        if not progress:
-            break
-    for name in pending:
-        con.execute(f"drop view if exists {ANALYTICS_SCHEMA}.{name}")
-    return created
-
-
-def user_tables(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
-    """(schema, table) of every data table, without dlt's bookkeeping and staging schemas."""
-    rows = con.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_type = 'BASE TABLE' and table_name not like '\\_dlt\\_%' escape '\\' "
-        "order by 1, 2"
-    ).fetchall()
-    return [(s, t) for s, t in rows if s not in HIDDEN_SCHEMAS and not s.endswith("_staging")]
-
-
 def has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the file holds any table at all, in any schema (not just runyard's)."""
     return bool(con.execute("select 1 from information_schema.tables limit 1").fetchall())
 
 
-def table_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
-    return {
-        f"{schema}.{table}": con.execute(f'select count(*) from "{schema}"."{table}"').fetchone()[0]
-        for schema, table in user_tables(con)
-    }
-
-
-def is_demo_database(con: duckdb.DuckDBPyConnection) -> bool:
-    try:
-        row = con.execute(f"select value from {RUNYARD_SCHEMA}.meta where key = 'demo'").fetchone()
-    except duckdb.CatalogException:
-        return False
-    return bool(row and row[0] == "true")
-
-
-def mark_demo_database(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(f"create schema if not exists {RUNYARD_SCHEMA}")
-    con.execute(f"create table if not exists {RUNYARD_SCHEMA}.meta (key varchar primary key, value varchar)")
-    con.execute(f"insert or replace into {RUNYARD_SCHEMA}.meta values ('demo', 'true')")
-
-
 def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
+    """Column names and rows of one query on a DuckDB connection."""
     result = con.execute(sql, params or [])
     columns = [d[0] for d in result.description] if result.description else []
     return columns, result.fetchall()
-
-
-def pipeline_state(con: duckdb.DuckDBPyConnection, dataset: str) -> tuple[dict[str, Any], Any] | None:
-    """(state, time of the load that committed it) of ``runyard_<dataset>``, or None if never synced."""
-    from dlt.common.versioned_state import decompress_state
-
-    try:
-        row = con.execute(
-            f"select s.state, l.inserted_at from {dataset}._dlt_pipeline_state s "
-            f"join {dataset}._dlt_loads l on l.load_id = s._dlt_load_id "
-            "where s.pipeline_name = ? and l.status = 0 order by l.load_id desc limit 1",
-            [f"runyard_{dataset}"],
-        ).fetchone()
-    except duckdb.CatalogException:
-        return None
-    return (decompress_state(row[0]), row[1]) if row else None

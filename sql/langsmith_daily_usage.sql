@@ -30,7 +30,7 @@ classified as (
         lower(status) = 'error' as is_error,
         lower(status) in ('success', 'error') as is_finished,
         latency_seconds as latency_s,
-        date_part('epoch', first_token_time) - date_part('epoch', start_time) as time_to_first_token_s,
+        date_part('epoch', first_token_time - start_time) as time_to_first_token_s,
         prompt_tokens,
         completion_tokens,
         total_tokens,

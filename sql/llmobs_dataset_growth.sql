@@ -32,9 +32,9 @@ select
     daily.day,
     daily.records_added,
     daily.records_added_now_deleted,
-    sum(daily.records_added) over (
+    cast(sum(daily.records_added) over (
         partition by daily.dataset_id order by daily.day rows between unbounded preceding and current row
-    ) as records_total,
+    ) as bigint) as records_total,
     (
         select max(experiment_versions.max_version)
         from experiment_versions

@@ -49,8 +49,7 @@ select
     -- experiments report no end time: a finished one lasted until its last run (or its last update)
     case
         when experiments.status in ('completed', 'failed', 'interrupted')
-            then date_part('epoch', coalesce(runs.last_run_at, experiments.updated_at))
-                - date_part('epoch', experiments.created_at)
+            then date_part('epoch', coalesce(runs.last_run_at, experiments.updated_at) - experiments.created_at)
     end as duration_s
 from experiments
 left join projects on projects.id = experiments.project_id

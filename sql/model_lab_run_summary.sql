@@ -38,7 +38,7 @@ select
     -- the API omits duration on some completed runs; fall back to the timestamps when both exist
     coalesce(
         runs.duration,
-        date_part('epoch', runs.completed_at) - date_part('epoch', runs.started_at)
+        date_part('epoch', runs.completed_at - runs.started_at)
     ) as duration_s,
     coalesce(metric_counts.metric_count, 0) as metric_count,
     coalesce(param_counts.param_count, 0) as param_count,

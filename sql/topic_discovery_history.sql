@@ -49,7 +49,7 @@ select
     status,
     created_at,
     completed_at,
-    date_part('epoch', completed_at) - date_part('epoch', created_at) as duration_s,
+    date_part('epoch', completed_at - created_at) as duration_s,
     evp_query,
     hierarchy_depth,
     num_records,

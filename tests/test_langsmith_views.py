@@ -15,7 +15,7 @@ import sqlglot
 from sqlglot.errors import ErrorLevel
 
 from pipelines.sync import sync
-from pipelines.warehouse import SQL_DIR
+from pipelines.views import SQL_DIR
 from sandbox import Sandbox
 from sources.arrow_tables import parse_timestamp
 from tests.conftest import rows

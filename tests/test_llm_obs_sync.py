@@ -42,17 +42,19 @@ def box() -> Sandbox:
         yield sandbox
 
 
+def experiment_key(experiment: dict) -> str:
+    """The service's id, or the documented fallback: sha1 of project, dataset, name and creation time."""
+    if experiment.get("id"):
+        return experiment["id"]
+    parts = "\x1f".join(str(experiment[k]) for k in ("project_id", "dataset_id", "name", "created_at"))
+    return "derived:" + hashlib.sha1(parts.encode()).hexdigest()
+
+
 def expected_ids(box: Sandbox, scope: str) -> set[str]:
     truth = box.llm_obs.truth()[scope]
-    if scope != "experiments" or box.config.experiment_ids:
-        return {item["id"] for item in truth}
-    return {
-        "derived:"
-        + hashlib.sha1(
-            "\x1f".join(str(e[k]) for k in ("project_id", "dataset_id", "name", "created_at")).encode()
-        ).hexdigest()
-        for e in truth
-    }
+    if scope == "experiments":
+        return {experiment_key(e) for e in truth}
+    return {item["id"] for item in truth}
 
 
 def soft_deleted(box: Sandbox, scope: str) -> set[str]:
@@ -116,6 +118,18 @@ def test_updates_soft_deletes_and_new_records_arrive(box: Sandbox, db_path: Path
     experiments = {e["name"]: e for e in box.llm_obs.truth()["experiments"]}
     got = dict(rows(db_path, "select name, status from datadog.llmobs_experiments"))
     assert got == {name: e.get("status") for name, e in experiments.items()}
+    # Aggregates follow their experiment: re-rolled ones replace the old rows, vanished ones go.
+    expected_aggregates = {
+        (experiment_key(e), metric, stat, float(v))
+        for e in box.llm_obs.truth()["experiments"]
+        if isinstance(e.get("aggregate_data"), dict)
+        for metric, value in e["aggregate_data"].items()
+        for stat, v in (value.items() if isinstance(value, dict) else [("value", value)])
+        if isinstance(v, int | float) and not isinstance(v, bool)
+    }
+    got_aggregates = set(rows(db_path, "select experiment_id, metric_key, statistic, value "
+                                       "from datadog.llmobs_experiment_aggregates"))  # fmt: skip
+    assert got_aggregates == expected_aggregates
 
 
 def test_full_refresh_reconciles_hard_deletes(box: Sandbox, db_path: Path) -> None:

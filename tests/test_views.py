@@ -9,7 +9,7 @@ import pytest
 
 from pipelines.demo import sandbox_settings
 from pipelines.sync import sync
-from pipelines.warehouse import SQL_DIR
+from pipelines.views import SQL_DIR
 from sandbox import Sandbox
 from tests.conftest import rows, settings_for
 

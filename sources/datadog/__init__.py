@@ -141,6 +141,14 @@ def datadog(
     def client() -> Any:
         return make_client(api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats)
 
+    aggregates_hints = make_hints(
+        table_name=llm_obs.AGGREGATES_TABLE,
+        primary_key=(),
+        merge_key="experiment_id",
+        write_disposition=disposition,
+        columns={llm_obs.TOMBSTONE: {"data_type": "bool", "hard_delete": True}} if not full_refresh else None,
+    )
+
     def llm_obs_resource(scope: str) -> DltResource:
         @dlt.resource(
             name=llm_obs.TABLES[scope],
@@ -161,9 +169,12 @@ def datadog(
                     lag_s=model_lab_lag_seconds,
                     on_page=stats.report_progress,
                 )
-                for arrow_table in reader.read(full=full_refresh):
-                    stats.count_rows(f"datadog.{llm_obs.TABLES[scope]}", arrow_table)
-                    yield arrow_table
+                for name, arrow_table in reader.read(full=full_refresh):
+                    stats.count_rows(f"datadog.{name}", arrow_table, marker=llm_obs.TOMBSTONE)
+                    if name == llm_obs.AGGREGATES_TABLE:
+                        yield dlt.mark.with_hints(arrow_table, aggregates_hints, create_table_variant=True)
+                    else:
+                        yield arrow_table
                 stats.warnings.extend(reader.warnings)
 
         return search_scope

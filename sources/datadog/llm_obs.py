@@ -90,6 +90,21 @@ SCHEMAS: dict[str, pa.Schema] = {
 }  # fmt: skip
 JSON_COLUMNS = {scope: [f.name for f in schema if f.name in JSON_FIELDS] for scope, schema in SCHEMAS.items()}
 
+# The top-level numbers of each experiment's aggregate_data, one row per (experiment, metric,
+# statistic): a number is statistic "value", an object gives one row per numeric member. Pulled
+# out at load time so every destination's views can chart them with plain SQL.
+AGGREGATES_TABLE = "llmobs_experiment_aggregates"
+TOMBSTONE = "_tombstone"  # marks "this experiment has no aggregates now": old rows go (see model_lab.py)
+AGGREGATES_SCHEMA = pa.schema(
+    [
+        _s("experiment_id", nullable=False),
+        _s("metric_key"),
+        _s("statistic"),
+        _s("value", pa.float64()),
+        _s(TOMBSTONE, pa.bool_()),
+    ]
+)
+
 
 def flatten(scope: str, item: dict[str, Any]) -> dict[str, Any]:
     """One search result as a flat row. Projects and datasets are JSON:API objects; the rest are flat."""
@@ -133,6 +148,35 @@ def rows_to_table(scope: str, rows: list[dict[str, Any]], deleted_ids: set[str])
     return table(schema, columns, source=SOURCE)
 
 
+def aggregates_table(rows: list[dict[str, Any]], *, tombstones: bool) -> pa.Table:
+    columns: dict[str, list[Any]] = {name: [] for name in AGGREGATES_SCHEMA.names}
+
+    def add(experiment_id: str, metric: Any, statistic: Any, value: Any, tombstone: bool | None = None) -> None:
+        for name, item in zip(
+            AGGREGATES_SCHEMA.names, (experiment_id, metric, statistic, value, tombstone), strict=True
+        ):
+            columns[name].append(item)
+
+    for row in rows:
+        data = row.get("aggregate_data")
+        before = len(columns["experiment_id"])
+        if isinstance(data, dict):
+            for metric, value in data.items():
+                if _is_number(value):
+                    add(row["id"], str(metric), "value", float(value))
+                elif isinstance(value, dict):
+                    for statistic, member in value.items():
+                        if _is_number(member):
+                            add(row["id"], str(metric), str(statistic), float(member))
+        if tombstones and len(columns["experiment_id"]) == before:
+            add(row["id"], None, None, None, True)
+    return table(AGGREGATES_SCHEMA, columns, source=SOURCE)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # NaN is not charted
+
+
 def _json(value: Any) -> str | None:
     return None if value is None else orjson.dumps(value).decode()
 
@@ -168,7 +212,8 @@ class ExperimentationReader:
             self.extra["include"] = {"user_data": True}
         self.query = query
 
-    def read(self, *, full: bool) -> Iterator[pa.Table]:
+    def read(self, *, full: bool) -> Iterator[tuple[str, pa.Table]]:
+        """(table name, rows) per page: the scope's table, and for experiments their aggregates."""
         cursor = None if full or not self.state.get("ordered", True) else self.state.get("cursor")
         stop_below = parse_timestamp(cursor) - self.lag if cursor else None
         deleted = set() if self.scope == "experiments" else self._deleted_ids(stop_below)
@@ -188,7 +233,9 @@ class ExperimentationReader:
             newest = max(rows, key=lambda r: parse_timestamp(r[self.cursor_field]))[self.cursor_field]
             if high_water is None or parse_timestamp(newest) > parse_timestamp(high_water):
                 high_water = newest
-            yield rows_to_table(self.scope, rows, deleted)
+            yield TABLES[self.scope], rows_to_table(self.scope, rows, deleted)
+            if self.scope == "experiments":
+                yield AGGREGATES_TABLE, aggregates_table(rows, tombstones=not full)
             if ordered and stop_below is not None and stamps[-1] < stop_below:
                 break
         if not ordered and self.state.get("ordered", True):

@@ -1,0 +1,370 @@
+"""Where the warehouse lives: a DuckDB file (the default) or any SQL destination dlt supports.
+
+Everything outside this module talks to a ``Warehouse`` (what dlt loads into, the guard that keeps
+one writer at a time, sessions for SQL) and never to a driver directly:
+
+- ``DuckDBWarehouse``: one file; an OS lock plus a connection held for the whole sync
+  (``pipelines.warehouse``); created in a storage version BI tools read.
+- ``SqlWarehouse``: a server destination dlt supports, credentials the dlt way
+  (``DESTINATION__POSTGRES__CREDENTIALS=postgresql://...`` or ``[destination.postgres.credentials]``
+  in ``.dlt/secrets.toml``); SQL through dlt's own sql client; loads in bulk (PostgreSQL: csv
+  through COPY). On PostgreSQL one writer at a time is kept by an advisory lock. PostgreSQL is
+  tested; other dlt SQL destinations are expected to work by the same mechanism.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+from dlt.common.destination import Destination
+
+from pipelines import warehouse
+from sources.errors import ConfigError, SyncError, redact, secrets
+
+DUCKDB = "duckdb"
+# Server destinations whose load paths take Arrow data in bulk: the file format dlt should write.
+BULK_FORMATS = {"postgres": "parquet"}
+_ADVISORY_LOCK_KEY = 0x72756E79  # "runy": one runyard writer per PostgreSQL database
+
+
+class Session(ABC):
+    """SQL against the warehouse, in the destination's own dialect."""
+
+    dialect: str
+
+    @abstractmethod
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+
+    @abstractmethod
+    def execute(self, sql: str) -> None: ...
+
+    @abstractmethod
+    def is_missing_object(self, exc: Exception) -> bool:
+        """Whether ``exc`` says a table, column or function a statement needs does not exist."""
+
+    def scalar(self, sql: str) -> Any:
+        _, rows = self.query(sql)
+        return rows[0][0] if rows else None
+
+
+class DuckDBSession(Session):
+    dialect = "duckdb"
+
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        result = self.con.execute(sql)
+        columns = [d[0] for d in result.description] if result.description else []
+        return columns, result.fetchall() if result.description else []
+
+    def execute(self, sql: str) -> None:
+        self.con.execute(sql)
+
+    def is_missing_object(self, exc: Exception) -> bool:
+        return isinstance(exc, duckdb.CatalogException | duckdb.BinderException)
+
+
+class SqlClientSession(Session):
+    """A session on dlt's sql client for the destination (autocommit)."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.dialect = client.capabilities.sqlglot_dialect or "postgres"
+
+    def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.client.execute_query(sql) as cursor:
+            columns = [d[0] for d in cursor.description] if cursor.description else []
+            return columns, [tuple(row) for row in cursor.fetchall()] if cursor.description else []
+
+    def execute(self, sql: str) -> None:
+        self.client.execute_sql(sql)
+
+    def is_missing_object(self, exc: Exception) -> bool:
+        from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+        if isinstance(exc, DatabaseUndefinedRelation):
+            return True
+        text = str(exc).lower()
+        return "does not exist" in text or "not found" in text or "unknown" in text
+
+
+class Warehouse(ABC):
+    kind: str
+    run_kwargs: dict[str, Any] = {}  # noqa: RUF012 - read-only defaults for pipeline.run
+
+    @abstractmethod
+    def describe(self) -> str:
+        """One line naming where the data lives (never a password)."""
+
+    @abstractmethod
+    def dlt_destination(self) -> Any: ...
+
+    def prepare(self, storage_version: str) -> bool:
+        """Create what a first sync needs; True when this call created something."""
+        return False
+
+    def discard_if_empty(self) -> None:  # noqa: B027 - only a file-based warehouse has something to undo
+        """Undo ``prepare`` after a first sync that failed before writing anything."""
+
+    @abstractmethod
+    @contextmanager
+    def writing(self, wait_s: float) -> Iterator[Session]:
+        """Exclusive writer access for a whole sync; waits up to ``wait_s`` for another writer."""
+
+    @abstractmethod
+    @contextmanager
+    def reading(self) -> Iterator[Session]: ...
+
+    def error(self, exc: BaseException) -> SyncError | None:
+        """The paragraph for a destination error found in a failure's causes, if it is one."""
+        return None
+
+
+class DuckDBWarehouse(Warehouse):
+    kind = DUCKDB
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def dlt_destination(self) -> Any:
+        return dlt.destinations.duckdb(str(self.path))
+
+    def prepare(self, storage_version: str) -> bool:
+        created = not self.path.exists()
+        warehouse.ensure_database(self.path, storage_version)
+        return created
+
+    def discard_if_empty(self) -> None:
+        try:
+            with warehouse.connect(self.path, read_only=True, wait_s=0) as con:
+                empty = not warehouse.has_any_table(con)
+        except SyncError:
+            return
+        if empty:
+            self.path.unlink(missing_ok=True)
+
+    @contextmanager
+    def writing(self, wait_s: float) -> Iterator[Session]:
+        # The OS lock queues runyard writers; the connection held for the whole sync keeps other
+        # programs (a BI tool, a SQL client) from taking the file between dlt's steps.
+        with (
+            warehouse.writer_lock(self.path, timeout_s=wait_s),
+            warehouse.connect(self.path, read_only=False, wait_s=wait_s) as con,
+        ):
+            yield DuckDBSession(con)
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with warehouse.connect(self.path, read_only=True) as con:
+            yield DuckDBSession(con)
+
+    def error(self, exc: BaseException) -> SyncError | None:
+        return warehouse.database_error(self.path, exc) if isinstance(exc, duckdb.IOException) else None
+
+
+class SqlWarehouse(Warehouse):
+    """A dlt SQL destination configured the dlt way; PostgreSQL is the one tested here."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.run_kwargs = {"loader_file_format": BULK_FORMATS[kind]} if kind in BULK_FORMATS else {}
+        self._location = self._resolve_location()
+
+    def _resolve_location(self) -> str:
+        raw = dlt.secrets.get(f"destination.{self.kind}.credentials")
+        if raw in (None, "", {}):
+            raise ConfigError(
+                self.kind,
+                f"no credentials for the {self.kind} destination",
+                f"Set DESTINATION__{self.kind.upper()}__CREDENTIALS (for PostgreSQL: "
+                "postgresql://user:password@host:5432/dbname) or [destination."
+                f"{self.kind}.credentials] in .dlt/secrets.toml.",
+            )
+        if self.kind != "postgres":
+            return self.kind
+        from dlt.destinations.impl.postgres.configuration import PostgresCredentials
+
+        credentials = PostgresCredentials()
+        try:
+            credentials.parse_native_representation(raw) if isinstance(raw, str) else credentials.update(raw)
+        except Exception:
+            raise ConfigError(
+                "postgres",
+                "DESTINATION__POSTGRES__CREDENTIALS is not a PostgreSQL connection string",
+                "Use postgresql://user:password@host:5432/dbname.",
+            ) from None
+        secrets.add(credentials.password if isinstance(credentials.password, str) else None)
+        return f"postgres database {credentials.database!r} on {credentials.host}:{credentials.port or 5432}"
+
+    def describe(self) -> str:
+        return self._location
+
+    def dlt_destination(self) -> Any:
+        return Destination.from_reference(self.kind)
+
+    @contextmanager
+    def _session(self) -> Iterator[SqlClientSession]:
+        with tempfile.TemporaryDirectory(prefix="runyard-dlt-") as workdir:
+            pipeline = dlt.pipeline(
+                pipeline_name="runyard_sql",
+                destination=self.dlt_destination(),
+                dataset_name="analytics",
+                pipelines_dir=workdir,
+            )
+            try:
+                with pipeline.sql_client() as client:
+                    yield SqlClientSession(client)
+            except SyncError:
+                raise
+            except Exception as exc:
+                mapped = self.error(exc)
+                if mapped is None:
+                    raise
+                raise mapped from None
+
+    @contextmanager
+    def writing(self, wait_s: float) -> Iterator[Session]:
+        with self._session() as session:
+            if self.kind == "postgres":
+                deadline = time.monotonic() + wait_s
+                key = _ADVISORY_LOCK_KEY
+                while not session.scalar(f"select pg_try_advisory_lock({key})"):
+                    if time.monotonic() >= deadline:
+                        raise warehouse.DatabaseError(
+                            "runyard",
+                            f"another runyard sync has been writing to the {self.describe()} for over {wait_s:.0f}s",
+                            "Wait for it to finish, or stop it, then run this sync again.",
+                        )
+                    time.sleep(0.5)
+            try:
+                yield session
+            finally:
+                if self.kind == "postgres":
+                    session.execute(f"select pg_advisory_unlock({_ADVISORY_LOCK_KEY})")
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        with self._session() as session:
+            if self.kind == "postgres":  # readers never write: `runyard sql "delete ..."` is refused
+                session.execute("start transaction read only")
+            try:
+                yield session
+            finally:
+                if self.kind == "postgres":
+                    session.execute("rollback")
+
+    def error(self, exc: BaseException) -> SyncError | None:
+        for current in causes(exc):
+            module = type(current).__module__
+            if module.startswith("psycopg2") or "OperationalError" in type(current).__name__:
+                first = redact(str(current).strip().splitlines()[0] if str(current).strip() else type(current).__name__)
+                return warehouse.DatabaseError(
+                    self.kind,
+                    f"the {self.describe()} cannot be used: {first}",
+                    "Check that the server is running and reachable, the database exists, and the user name and "
+                    "password in DESTINATION__POSTGRES__CREDENTIALS are right; the tables keep their previous "
+                    "contents and the next sync picks up where the last completed one left off.",
+                )
+        return None
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
+
+
+def open_warehouse(kind: str, db_path: Path) -> Warehouse:
+    """The warehouse for a destination name: ``duckdb`` (the file at ``db_path``) or a dlt SQL destination."""
+    if kind == DUCKDB:
+        return DuckDBWarehouse(db_path)
+    try:
+        is_sql = Destination.from_reference(kind).capabilities().sqlglot_dialect is not None
+    except Exception:
+        is_sql = False
+    if not is_sql:
+        raise ConfigError(
+            "runyard",
+            f"{kind!r} is not a SQL destination dlt knows",
+            "Use duckdb (the default), postgres (tested), or another dlt SQL destination such as motherduck, "
+            "snowflake, bigquery or clickhouse.",
+        )
+    return SqlWarehouse(kind)
+
+
+# -- queries every destination answers --------------------------------------------------------
+
+HIDDEN_SCHEMAS = ("information_schema", "pg_catalog", "main", "public", warehouse.RUNYARD_SCHEMA)
+
+
+def user_tables(session: Session) -> list[tuple[str, str]]:
+    """(schema, table) of every data table, without dlt's bookkeeping and staging schemas."""
+    _, rows = session.query(
+        "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
+        "order by table_schema, table_name"
+    )
+    return [
+        (s, t)
+        for s, t in rows
+        if s not in HIDDEN_SCHEMAS
+        and not s.endswith("_staging")
+        and not s.startswith("pg_")
+        and not t.startswith("_dlt_")
+    ]
+
+
+def table_counts(session: Session) -> dict[str, int]:
+    return {f"{s}.{t}": session.scalar(f'select count(*) from "{s}"."{t}"') for s, t in user_tables(session)}
+
+
+def pipeline_state(session: Session, dataset: str) -> tuple[dict[str, Any], Any] | None:
+    """(state, time of the load that committed it) of ``runyard_<dataset>``, or None if never synced."""
+    from dlt.common.versioned_state import decompress_state
+
+    sql = (
+        f"select s.state, l.inserted_at from {dataset}._dlt_pipeline_state s "
+        f"join {dataset}._dlt_loads l on l.load_id = s._dlt_load_id "
+        f"where s.pipeline_name = 'runyard_{dataset}' and l.status = 0 order by l.load_id desc limit 1"
+    )
+    try:
+        _, rows = session.query(sql)
+    except Exception as exc:
+        if session.is_missing_object(exc):
+            return None
+        raise
+    return (decompress_state(rows[0][0]), rows[0][1]) if rows else None
+
+
+def is_demo(session: Session) -> bool:
+    try:
+        return session.scalar(f"select value from {warehouse.RUNYARD_SCHEMA}.meta where key = 'demo'") == "true"
+    except Exception as exc:
+        if session.is_missing_object(exc):
+            return False
+        raise
+
+
+def mark_demo(session: Session) -> None:
+    schema = warehouse.RUNYARD_SCHEMA
+    session.execute(f"create schema if not exists {schema}")
+    session.execute(f"create table if not exists {schema}.meta (key varchar(64) primary key, value varchar(256))")
+    session.execute(f"delete from {schema}.meta where key = 'demo'")
+    session.execute(f"insert into {schema}.meta (key, value) values ('demo', 'true')")

@@ -1,0 +1,65 @@
+"""The analytics views: written once in DuckDB SQL (one file per view in sql/), transpiled with
+sqlglot for other destinations, and (re)created after every sync."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlglot
+
+from pipelines.destinations import Session
+
+SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+ANALYTICS_SCHEMA = "analytics"
+
+
+def view_names() -> list[str]:
+    return sorted(p.stem for p in SQL_DIR.glob("*.sql"))
+
+
+def view_sql(name: str, dialect: str) -> str:
+    """A view's SELECT in ``dialect``; the files are DuckDB SQL."""
+    text = (SQL_DIR / f"{name}.sql").read_text()
+    if dialect == "duckdb":
+        return text
+    return sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True)[0]
+
+
+def apply_views(session: Session) -> list[str]:
+    """(Re)create every view whose tables and columns exist; returns the names created.
+
+    Views may build on each other, so failures are retried until a round makes no progress.
+    A view whose tables or columns are not there (a source never synced, narrower LangSmith
+    selects) is dropped until they are.
+    """
+    session.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
+    pending = {name: view_sql(name, session.dialect) for name in view_names()}
+    created: list[str] = []
+    while pending:
+        progress = False
+        for name, sql in list(pending.items()):
+            if not _create(session, name, sql):
+                continue
+            created.append(name)
+            del pending[name]
+            progress = True
+        if not progress:
+            break
+    for name in pending:
+        session.execute(f"drop view if exists {ANALYTICS_SCHEMA}.{name}")
+    return created
+
+
+def _create(session: Session, name: str, sql: str) -> bool:
+    statement = f"create or replace view {ANALYTICS_SCHEMA}.{name} as\n{sql}"
+    try:
+        session.execute(statement)
+        return True
+    except Exception as exc:
+        if session.is_missing_object(exc):
+            return False
+        if "cannot" not in str(exc).lower():  # PostgreSQL refuses to replace a view whose columns changed
+            raise
+    session.execute(f"drop view if exists {ANALYTICS_SCHEMA}.{name} cascade")
+    session.execute(statement)
+    return True
