@@ -44,6 +44,11 @@ def case_runyard(url: str) -> dict[str, Any]:
     return figures | {"runs": figures["rows_by_table"]["langsmith.runs"]}
 
 
+def case_runyard_publish(url: str) -> dict[str, Any]:
+    figures = runyard_sync(url, ["langsmith"], publish=True)
+    return figures | {"runs": figures["rows_by_table"]["langsmith.runs"]}
+
+
 def case_one_walk(url: str) -> dict[str, Any]:
     figures = runyard_sync(
         url, ["langsmith"], SOURCES__LANGSMITH__CONCURRENCY="1", SOURCES__LANGSMITH__WINDOW_HOURS=str(ONE_WALK_HOURS)
@@ -79,7 +84,12 @@ def case_fetch_parse(url: str) -> dict[str, Any]:
             "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
-CASES = {"runyard": case_runyard, "fetch+parse": case_fetch_parse, "one walk": case_one_walk}
+CASES = {
+    "runyard": case_runyard,
+    "runyard+publish": case_runyard_publish,
+    "fetch+parse": case_fetch_parse,
+    "one walk": case_one_walk,
+}
 
 
 def main() -> None:
@@ -97,6 +107,7 @@ def main() -> None:
 
     with sandbox_process("--langsmith-runs", str(args.runs), "--model-lab-runs", "10") as url:
         plain = measure("runyard", "fetch+parse")
+        published = measure("runyard+publish")["runyard+publish"]
         control(url, "POST", "faults", {"kind": "latency", "seconds": LATENCY_S, "endpoint": "langsmith.query_runs",
                                         "count": None})  # fmt: skip
         slow = measure("runyard", "one walk")
@@ -109,6 +120,10 @@ def main() -> None:
         median(plain["fetch+parse"], "runs") / median(plain["fetch+parse"], "seconds")
     )
     print(f"\nrunyard runs/s / fetch+parse runs/s = {ratio:.2f}")
+    print(
+        f"publishing the reader copy after the sync (--publish): {median(published, 'publish_seconds'):.2f} s "
+        f"for {median(published, 'publish_mb'):.0f} MB ({median(published, 'seconds'):.1f} s for sync + publish)"
+    )
     print_table(
         f"The same sync with {LATENCY_S * 1000:.0f} ms added to every query: runyard with {args.concurrency} "
         "windows at once vs one sequential cursor walk",
