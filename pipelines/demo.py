@@ -11,13 +11,14 @@ from pipelines.config import DatadogSettings, LangSmithSettings
 from pipelines.destinations import DUCKDB, DuckDBSession, DuckDBWarehouse, Warehouse, is_demo, mark_demo, open_warehouse
 from pipelines.report import ReportSummary, write_report
 from pipelines.sync import ProgressFactory, Settings, SyncResult, sync
+from pipelines.views import transpile
 from sandbox import Sandbox
 from sources.datadog.settings import DEFAULT_SITE
 from sources.errors import SyncError
 
 SAMPLE_TITLE = "lowest latest `loss` per project (top 3 runs), from analytics.model_lab_metric_leaderboard"
 SAMPLE_SQL = """
-select project_id, rank_lowest_first as rank, run_id, run_name, run_status, round(latest_value, 4) as loss
+select project_id, rank_lowest_first as rank, run_id, run_name, run_status, round(latest_value * 10000) / 10000 as loss
 from analytics.model_lab_metric_leaderboard
 where metric_key = 'loss' and rank_lowest_first <= 3
 order by project_id, rank, run_id
@@ -67,7 +68,7 @@ def run_demo(
     published = None
     with target.writing(wait_s=30) as session:
         mark_demo(session)
-        columns, rows = session.query(SAMPLE_SQL)
+        columns, rows = session.query(transpile(SAMPLE_SQL, session.dialect))
         if published_path and isinstance(session, DuckDBSession):
             published = warehouse.publish(session.con, published_path)
     report = write_report(db_path, db_path.with_name("report.html")) if published else None

@@ -267,8 +267,11 @@ class SqlWarehouse(Warehouse):
 
     def error(self, exc: BaseException) -> SyncError | None:
         for current in causes(exc):
-            module = type(current).__module__
-            if module.startswith("psycopg2") or "OperationalError" in type(current).__name__:
+            # Connection-level trouble only (refused, authentication, unknown database, server gone);
+            # a SQL error is not a reason to check the server.
+            if type(current).__name__ in ("OperationalError", "InterfaceError") and (
+                type(current).__module__.startswith(("psycopg2", "adbc_driver"))
+            ):
                 first = redact(str(current).strip().splitlines()[0] if str(current).strip() else type(current).__name__)
                 return warehouse.DatabaseError(
                     self.kind,

@@ -19,10 +19,14 @@ def view_names() -> list[str]:
 
 def view_sql(name: str, dialect: str) -> str:
     """A view's SELECT in ``dialect``; the files are DuckDB SQL."""
-    text = (SQL_DIR / f"{name}.sql").read_text()
+    return transpile((SQL_DIR / f"{name}.sql").read_text(), dialect)
+
+
+def transpile(sql: str, dialect: str) -> str:
+    """DuckDB SQL in another destination's dialect (unchanged for DuckDB)."""
     if dialect == "duckdb":
-        return text
-    return sqlglot.transpile(text, read="duckdb", write=dialect, pretty=True)[0]
+        return sql
+    return sqlglot.transpile(sql, read="duckdb", write=dialect, pretty=True)[0]
 
 
 def apply_views(session: Session) -> list[str]:

@@ -260,3 +260,19 @@ def test_a_server_that_goes_away_mid_load_loses_nothing(
     server.psql("drop trigger slow on datadog.model_lab_run_metrics", dbname)
     sync(duck.with_name("unused.duckdb"), settings=settings, destination="postgres")
     assert_same_tables(duck, database)
+
+
+def test_demo_into_postgres_and_its_protection(server: PostgresServer, database: str) -> None:
+    env = {"DESTINATION__POSTGRES__CREDENTIALS": database}
+    first = run_cli("demo", "--destination", "postgres", env=env)
+    assert first.code == 0, first.stderr
+    assert "Sample analysis" in first.stdout and "Published" not in first.stdout
+    again = run_cli("demo", "--destination", "postgres", env=env)  # a previous demo is replaced
+    assert again.code == 0, again.stderr
+    dbname = database.rsplit("/", 1)[1]
+    assert server.psql("select count(*) from datadog.model_lab_runs", dbname).strip() == "2000"
+
+    server.psql("delete from _runyard.meta", dbname)  # now it looks like a real warehouse
+    refused = run_cli("demo", "--destination", "postgres", env=env)
+    assert refused.code != 0 and "never overwrites a real warehouse" in refused.stderr
+    assert server.psql("select count(*) from datadog.model_lab_runs", dbname).strip() == "2000"
