@@ -67,7 +67,12 @@ def case_fetch_parse(url: str) -> dict[str, Any]:
             "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
-CASES = {"runyard": case_runyard, "fetch+parse": case_fetch_parse}
+def case_runyard_datadog(url: str) -> dict[str, Any]:
+    """Model Lab and LLM Observability in one sync: one org, one set of rate-limit buckets."""
+    return runyard_sync(url, ["model_lab", "llm_obs"])
+
+
+CASES = {"runyard": case_runyard, "fetch+parse": case_fetch_parse, "runyard+llm_obs": case_runyard_datadog}
 
 
 def main() -> None:
@@ -78,7 +83,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with sandbox_process("--model-lab-runs", str(args.runs), "--langsmith-runs", "100") as url:
-        results = {case: [run_case("model_lab", case, url) for _ in range(args.repeat)] for case in CASES}
+        results = {case: [run_case("model_lab", case, url) for _ in range(args.repeat)] for case in CASES
+                   if case != "runyard+llm_obs"}  # fmt: skip
     print_table(f"Model Lab full sync, {args.runs:,} runs from the sandbox on loopback (median of {args.repeat})",
                 results, "runs", "runs")  # fmt: skip
     ratio = (median(results["runyard"], "rows") / median(results["runyard"], "seconds")) / (

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
 from sources.errors import SyncError, redact
@@ -69,7 +70,7 @@ def _setup_logging(debug: bool) -> None:
     for noisy in ("httpx", "httpcore", "dlt", "stamina"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
     if not debug:
-        logging.getLogger("dlt").setLevel(logging.ERROR)
+        logging.getLogger("dlt").setLevel(logging.CRITICAL)  # its failures reach the user as our own message
 
 
 @contextmanager
@@ -80,7 +81,7 @@ def _errors(debug: bool) -> Iterator[None]:
     except SyncError as exc:
         if debug:
             err.print(redact(traceback.format_exc()), markup=False, highlight=False)
-        err.print(f"[bold red]error[/] {redact(exc.message)}", highlight=False)
+        err.print(f"[bold red]error[/] {escape(redact(exc.message))}", highlight=False)
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted; the next sync resumes from the last one that completed.")
@@ -90,7 +91,7 @@ def _errors(debug: bool) -> Iterator[None]:
             err.print(redact(traceback.format_exc()), markup=False, highlight=False)
         first = redact(str(exc)).strip().splitlines()[:1]
         err.print(
-            f"[bold red]error[/] runyard: unexpected {type(exc).__name__}{': ' + first[0] if first else ''}. "
+            f"[bold red]error[/] runyard: unexpected {type(exc).__name__}{': ' + escape(first[0]) if first else ''}. "
             "Run again with --debug for the traceback, and please report it.",
             highlight=False,
         )
@@ -238,6 +239,15 @@ def sandbox(
     llm_obs_records_per_dataset: Annotated[int, typer.Option(help="Dataset records per dataset (mean).")] = 40,
     llm_obs_experiments_per_dataset: Annotated[int, typer.Option(help="Experiments per dataset (mean).")] = 4,
     recorded: Annotated[bool, typer.Option(help="Serve the recorded live Model Lab runs instead.")] = False,
+    frozen: Annotated[
+        bool,
+        typer.Option(
+            "--frozen",
+            help="For benchmarks: the data never changes (no advance or triggers), and Model Lab and LangSmith "
+            "runs are rendered once, kept as JSON and joined into pages. All of them are rendered (LangSmith's "
+            "for the default selects) before the sandbox answers; other selects are cached as they are asked.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the local replica of the Datadog and LangSmith APIs until interrupted."""
     from sandbox import Sandbox
@@ -251,7 +261,19 @@ def sandbox(
         llm_obs_projects=llm_obs_projects,
         llm_obs_records_per_dataset=llm_obs_records_per_dataset,
         llm_obs_experiments_per_dataset=llm_obs_experiments_per_dataset,
+        frozen=frozen,
     )
+    if frozen:
+        from sources.langsmith.runs import normalize_selects
+        from sources.langsmith.settings import DEFAULT_SELECTS
+
+        warmed = box.warm(normalize_selects(DEFAULT_SELECTS))
+        err.print(
+            f"Frozen: warmed {warmed['langsmith_runs']:,} LangSmith runs (default selects) and "
+            f"{warmed['model_lab_runs']:,} Model Lab runs in {warmed['seconds']:.1f} s",
+            highlight=False,
+            soft_wrap=True,
+        )
     url = f"http://{host}:{port}"
     err.print(f"runyard sandbox on {url} (Ctrl-C to stop). Point runyard at it with:")
     for name, value in box.env(url).items():
@@ -333,7 +355,7 @@ def _print_results(results: list[Any], target: Any) -> None:
     for result in results:
         label = "skipped" if result.status == "skipped" else "note"
         for notice in result.notices:
-            err.print(f"[yellow]{label}[/] {redact(notice)}", highlight=False)
+            err.print(f"[yellow]{label}[/] {escape(redact(notice))}", highlight=False)
         if result.status == "skipped":
             continue
         table = Table("table", "rows loaded", "rows in table", title=f"{result.source} synced into {target.describe()}")
@@ -348,7 +370,7 @@ def _print_results(results: list[Any], target: Any) -> None:
             highlight=False,
         )
         for warning in result.warnings:
-            err.print(f"[yellow]warning[/] {result.source}: {redact(warning)}", highlight=False)
+            err.print(f"[yellow]warning[/] {result.source}: {escape(redact(warning))}", highlight=False)
     published = next((r.published for r in results if r.published), None)
     if published:
         out.print(

@@ -19,7 +19,7 @@ from typing import Any
 
 import dlt
 
-from pipelines.warehouse import DEFAULT_STORAGE_VERSION
+from pipelines.warehouse import DEFAULT_MEMORY_LIMIT, DEFAULT_STORAGE_VERSION, MEMORY_LIMIT_FORMAT
 from sources.arrow_tables import parse_timestamp
 from sources.datadog import datadog_base_url
 from sources.datadog.model_lab import ModelLabFilters
@@ -30,7 +30,7 @@ from sources.datadog.settings import (
     MODEL_LAB_STATUSES,
 )
 from sources.errors import ConfigError, secrets
-from sources.http_client import validate_base_url
+from sources.http_client import DEFAULT_ATTEMPTS, validate_base_url
 from sources.langsmith.settings import (
     DEFAULT_BASE_URL as LANGSMITH_DEFAULT_URL,
 )
@@ -66,6 +66,7 @@ class DatadogSettings:
     llm_obs_query: str | None = None
     llm_obs_include_user_data: bool = False
     topic_discovery_config_ids: tuple[str, ...] = ()
+    http_max_attempts: int = DEFAULT_ATTEMPTS
 
     def source_kwargs(self) -> dict[str, Any]:
         """Arguments for ``sources.datadog.datadog``."""
@@ -87,6 +88,7 @@ class DatadogSettings:
             "llm_obs_query": self.llm_obs_query,
             "llm_obs_include_user_data": self.llm_obs_include_user_data,
             "topic_discovery_config_ids": list(self.topic_discovery_config_ids),
+            "http_max_attempts": self.http_max_attempts,
         }
 
 
@@ -107,6 +109,7 @@ class LangSmithSettings:
     window_hours: int = DEFAULT_WINDOW_HOURS
     concurrency: int = DEFAULT_CONCURRENCY
     workspace_id: str | None = None
+    http_max_attempts: int = DEFAULT_ATTEMPTS
 
     def source_kwargs(self) -> dict[str, Any]:
         """Arguments for ``sources.langsmith.langsmith``."""
@@ -126,6 +129,7 @@ class LangSmithSettings:
             "window_hours": self.window_hours,
             "concurrency": self.concurrency,
             "workspace_id": self.workspace_id,
+            "http_max_attempts": self.http_max_attempts,
         }
 
 
@@ -138,6 +142,7 @@ class RunyardSettings:
     lock_wait_seconds: int = DEFAULT_LOCK_WAIT_S
     # Storage format of new DuckDB files and published copies; "latest" for the newest format.
     storage_version: str = DEFAULT_STORAGE_VERSION
+    duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
 
 
 def runyard_settings(db_path: Path, publish: Path | None = None, destination: str | None = None) -> RunyardSettings:
@@ -164,7 +169,15 @@ def runyard_settings(db_path: Path, publish: Path | None = None, destination: st
             f"RUNYARD_STORAGE_VERSION={version!r} is not a DuckDB storage version",
             "Use a release such as v1.4.0 (the default: BI tools' DuckDB 1.x reads it) or 'latest'.",
         )
-    return RunyardSettings(destination=destination, publish=target, lock_wait_seconds=wait, storage_version=version)
+    memory = _text("runyard.duckdb_memory_limit", alias="RUNYARD_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
+    if not MEMORY_LIMIT_FORMAT.fullmatch(memory):
+        raise ConfigError(
+            "runyard",
+            f"RUNYARD_DUCKDB_MEMORY_LIMIT={memory!r} is not an amount of memory",
+            f"Use a size such as 512MB or 2GB (default {DEFAULT_MEMORY_LIMIT}).",
+        )
+    return RunyardSettings(destination=destination, publish=target, lock_wait_seconds=wait, storage_version=version,
+                           duckdb_memory_limit=memory)  # fmt: skip
 
 
 def lookup(key: str, *, alias: str | None = None, secret: bool = False) -> Any:
@@ -219,8 +232,22 @@ def datadog_settings() -> DatadogSettings:
         llm_obs_content_preview_limit=_int("sources.datadog.llm_obs_content_preview_limit", None, low=1),
         llm_obs_query=_text("sources.datadog.llm_obs_query"),
         llm_obs_include_user_data=_bool("sources.datadog.llm_obs_include_user_data") or False,
-        topic_discovery_config_ids=tuple(_list("sources.datadog.topic_discovery_config_ids")),
+        topic_discovery_config_ids=tuple(_config_ids()),
+        http_max_attempts=_int("sources.datadog.http_max_attempts", DEFAULT_ATTEMPTS, low=1, high=50),
     )
+
+
+def _config_ids() -> list[str]:
+    key = "sources.datadog.topic_discovery_config_ids"
+    ids = _list(key)
+    bad = [i for i in ids if len(i) > 200 or not i.isprintable() or any(c.isspace() for c in i)]
+    if bad:
+        raise ConfigError(
+            "datadog",
+            f"{env_name(key)} holds {', '.join(map(repr, bad))}, which is not a configuration id",
+            f"Use the ids from LLM Observability, comma-separated, e.g. {env_name(key)}=<config id>,<config id>.",
+        )
+    return ids
 
 
 # -- LangSmith -------------------------------------------------------------------------------
@@ -292,6 +319,7 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
         window_hours=_int("sources.langsmith.window_hours", DEFAULT_WINDOW_HOURS, low=1),
         concurrency=_int("sources.langsmith.concurrency", DEFAULT_CONCURRENCY, low=1, high=32),
         workspace_id=_text("sources.langsmith.workspace_id") or os.environ.get("LANGSMITH_WORKSPACE_ID") or None,
+        http_max_attempts=_int("sources.langsmith.http_max_attempts", DEFAULT_ATTEMPTS, low=1, high=50),
     )
 
 

@@ -32,6 +32,12 @@ from sources.errors import ConfigError, SyncError, redact, secrets
 DUCKDB = "duckdb"
 # Server destinations whose load paths take Arrow data in bulk: the file format dlt should write.
 BULK_FORMATS = {"postgres": "parquet"}
+# dlt 1.31 runs a table's merge (DELETE of the old rows, INSERT of the new) without a transaction
+# on DuckDB and PostgreSQL (their capabilities leave supports_transactions unset), so a crash or a
+# full disk between the two statements lost the table's rows until the next sync. Both databases
+# are transactional: ask dlt to wrap each merge job in one. Other destinations keep dlt's choice.
+ATOMIC_MERGE = {"supports_transactions": True}
+TRANSACTIONAL = {DUCKDB, "postgres"}
 _ADVISORY_LOCK_KEY = 0x72756E79  # "runy": one runyard writer per PostgreSQL database
 
 
@@ -132,14 +138,15 @@ class Warehouse(ABC):
 class DuckDBWarehouse(Warehouse):
     kind = DUCKDB
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT) -> None:
         self.path = path
+        self.memory_limit = memory_limit
 
     def describe(self) -> str:
         return str(self.path)
 
     def dlt_destination(self) -> Any:
-        return dlt.destinations.duckdb(str(self.path))
+        return dlt.destinations.duckdb(str(self.path), **ATOMIC_MERGE)
 
     def prepare(self, storage_version: str) -> bool:
         created = not self.path.exists()
@@ -163,6 +170,9 @@ class DuckDBWarehouse(Warehouse):
             warehouse.writer_lock(self.path, timeout_s=wait_s),
             warehouse.connect(self.path, read_only=False, wait_s=wait_s) as con,
         ):
+            # A setting of the database instance, which dlt's connections in this process share:
+            # big merges spill to <db>.tmp instead of growing the process.
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
             yield DuckDBSession(con)
 
     @contextmanager
@@ -171,7 +181,9 @@ class DuckDBWarehouse(Warehouse):
             yield DuckDBSession(con)
 
     def error(self, exc: BaseException) -> SyncError | None:
-        return warehouse.database_error(self.path, exc) if isinstance(exc, duckdb.IOException) else None
+        # A full or read-only disk surfaces from dlt's load jobs as text, not as an IOException.
+        disk_trouble = warehouse.DISK_TROUBLE.search(str(exc))
+        return warehouse.database_error(self.path, exc) if isinstance(exc, duckdb.IOException) or disk_trouble else None
 
 
 class SqlWarehouse(Warehouse):
@@ -212,7 +224,7 @@ class SqlWarehouse(Warehouse):
         return self._location
 
     def dlt_destination(self) -> Any:
-        return Destination.from_reference(self.kind)
+        return Destination.from_reference(self.kind, **(ATOMIC_MERGE if self.kind in TRANSACTIONAL else {}))
 
     @contextmanager
     def _session(self) -> Iterator[SqlClientSession]:
@@ -295,10 +307,10 @@ def causes(exc: BaseException) -> Iterator[BaseException]:
         stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
 
 
-def open_warehouse(kind: str, db_path: Path) -> Warehouse:
+def open_warehouse(kind: str, db_path: Path, memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT) -> Warehouse:
     """The warehouse for a destination name: ``duckdb`` (the file at ``db_path``) or a dlt SQL destination."""
     if kind == DUCKDB:
-        return DuckDBWarehouse(db_path)
+        return DuckDBWarehouse(db_path, memory_limit)
     try:
         is_sql = Destination.from_reference(kind).capabilities().sqlglot_dialect is not None
     except Exception:

@@ -106,7 +106,11 @@ def configure_dlt() -> None:
     dlt.config["destination.replace_strategy"] = "insert-from-staging"
     # csv for COPY (PostgreSQL): quote every value so an empty string stays one and only NULL is empty.
     dlt.config["normalize.data_writer.quoting"] = "quote_all"
-    logging.getLogger("dlt").setLevel(logging.ERROR)
+    # dlt's own log lines (tracebacks of retried load jobs) repeat what our error says; the CLI
+    # shows them with --debug, which sets a level before this runs.
+    dlt_log = logging.getLogger("dlt")
+    if dlt_log.level in (logging.NOTSET, logging.WARNING, logging.INFO):
+        dlt_log.setLevel(logging.CRITICAL)
 
 
 def sync(
@@ -147,7 +151,7 @@ def sync(
     if not plan:
         return results
     configure_dlt()
-    target = open_warehouse(run_settings.destination, db_path)
+    target = open_warehouse(run_settings.destination, db_path, run_settings.duckdb_memory_limit)
     created = target.prepare(run_settings.storage_version)
     try:
         with target.writing(run_settings.lock_wait_seconds) as session:

@@ -50,8 +50,12 @@ def ensure_database(path: Path, storage_version: str = DEFAULT_STORAGE_VERSION) 
 def writer_lock(path: Path, timeout_s: float = 600.0) -> Iterator[None]:
     """Hold ``<db>.lock`` exclusively: one runyard writer per database file, others wait."""
     lock_path = path.with_name(path.name + ".lock")
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "a+") as handle:
+    try:
+        lock_path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(lock_path, "a+")  # noqa: SIM115 - closed by the with below
+    except OSError as exc:  # a read-only or full disk, a directory we may not write
+        raise database_error(path, exc) from None
+    with handle:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
@@ -86,6 +90,14 @@ def translate_errors(path: Path) -> Iterator[None]:
         raise database_error(path, exc) from None
 
 
+# How much memory DuckDB may use while a sync writes (it spills to disk beyond): keeps a sync of
+# a million runs in a few hundred MB. RUNYARD_DUCKDB_MEMORY_LIMIT raises it.
+DEFAULT_MEMORY_LIMIT = "128MB"
+MEMORY_LIMIT_FORMAT = re.compile(r"\d+(\.\d+)?\s*(KB|MB|GB|TB|KiB|MiB|GiB|TiB)", re.IGNORECASE)
+
+DISK_TROUBLE = re.compile(r"No space left on device|Read-only file system")
+
+
 def database_error(path: Path, exc: BaseException) -> DatabaseError:
     text = str(exc)
     locked = _LOCKED.search(text)
@@ -107,7 +119,8 @@ def database_error(path: Path, exc: BaseException) -> DatabaseError:
         return DatabaseError(
             "runyard",
             f"the disk holding {path} is full",
-            "Free space and run again; the previous data is intact.",
+            "Free space and run again: the next sync finishes the interrupted load. Tables it had not reached "
+            "keep their previous rows, and published copies are untouched.",
         )
     return DatabaseError(
         "runyard",

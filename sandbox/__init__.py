@@ -4,7 +4,13 @@
         sandbox.url                        # http://127.0.0.1:<port>
         sandbox.faults.add(kind="status", status=503, endpoint="model_lab.list_runs")
         sandbox.advance(model_lab={"update": 5, "hard_delete": 1})
+        sandbox.drift("llm_obs.search", add_a_field)   # rewrite every answer's body (in-process only)
         sandbox.requests()["model_lab.list_runs"]
+
+``Sandbox(frozen=True)`` is for benchmarks: the data never changes (``advance`` and
+``after_requests`` refuse; the clock still moves, which only shifts LangSmith's default window and
+never changes a rendered record), so the Model Lab and LangSmith runs are rendered once, kept as
+JSON bytes and joined into pages; ``warm`` renders them all up front.
 
 It runs in a thread here, or as a process with ``runyard sandbox --port N``; in that case the
 same controls are reachable over HTTP under ``/_sandbox/`` (see ``sandbox.remote``).
@@ -15,7 +21,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, fields
 from datetime import datetime
 from pathlib import Path
@@ -34,6 +42,13 @@ from sandbox.server import RateLimiter, Route, SandboxHTTPServer
 __all__ = ["RECORDED_DIR", "Sandbox", "SandboxConfig"]
 
 RECORDED_DIR = Path(__file__).resolve().parent / "recorded"
+ENDPOINTS = (
+    "model_lab.list_runs",
+    "model_lab.get_run",
+    "llm_obs.search",
+    "llm_obs.topic_discovery_runs",
+    "langsmith.query_runs",
+)
 
 
 @dataclass
@@ -57,6 +72,8 @@ class SandboxConfig:
     langsmith_api_key: str = "lsv2_sandbox_key_000000000000"
     rate_limit: int = 1200
     rate_limit_period_s: int = 10
+    # The data never changes; rendered Model Lab and LangSmith runs are cached as JSON (see Sandbox.warm).
+    frozen: bool = False
 
 
 class Sandbox:
@@ -84,8 +101,10 @@ class Sandbox:
         self.langsmith = LangSmithStore.generated(
             c.seed, self.clock, runs=c.langsmith_runs, projects=c.langsmith_projects, days=c.days
         )
+        self.model_lab.frozen = self.langsmith.frozen = c.frozen
         self._triggers: list[tuple[str, int, dict[str, Any]]] = []
         self._triggers_lock = threading.Lock()
+        self._drifts: dict[str, Callable[[Any], Any]] = {}
         self._server: SandboxHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -141,6 +160,7 @@ class Sandbox:
     def advance(self, seconds: float = 0, **changes: dict[str, Any]) -> dict[str, Any]:
         """Move the clock by ``seconds``, then apply per-store changes, e.g.
         ``advance(model_lab={"update": 3}, langsmith={"finish_pending": 10})``."""
+        self._refuse_if_frozen()
         if seconds:
             self.clock.advance(seconds)
         stores = {
@@ -157,8 +177,36 @@ class Sandbox:
     def after_requests(self, endpoint: str, count: int, **changes: dict[str, Any]) -> None:
         """Apply ``advance(**changes)`` right after the ``count``-th further request to ``endpoint``
         has been answered: data changing between two pages of one walk."""
+        self._refuse_if_frozen()
         with self._triggers_lock:
             self._triggers.append((endpoint, count, changes))
+
+    def _refuse_if_frozen(self) -> None:
+        if self.config.frozen:
+            raise RuntimeError("the sandbox is frozen: its data never changes (start it without frozen)")
+
+    def warm(self, langsmith_selects: Iterable[str] = ("ID",)) -> dict[str, Any]:
+        """Render every Model Lab run, and every LangSmith run for these select tokens, into the caches
+        of a frozen sandbox, so that no page pays for rendering. Returns the counts and the seconds."""
+        if not self.config.frozen:
+            raise RuntimeError("only a frozen sandbox caches rendered runs (Sandbox(frozen=True))")
+        started = time.perf_counter()
+        counts = {"langsmith_runs": self.langsmith.warm(langsmith_selects), "model_lab_runs": self.model_lab.warm()}
+        return counts | {"seconds": round(time.perf_counter() - started, 3)}
+
+    def drift(self, endpoint: str, transform: Callable[[Any], Any] | None) -> None:
+        """Rewrite the body of every successful answer of ``endpoint`` with ``transform`` (None stops it).
+
+        Upstream drift for tests: ``transform`` gets a copy of the JSON body and returns the new
+        one, JSON-serialisable or bytes sent as they are (e.g. with the ``NaN`` tokens strict JSON
+        forbids). Only for a sandbox running in this process.
+        """
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown sandbox endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
+        if transform is None:
+            self._drifts.pop(endpoint, None)
+        else:
+            self._drifts[endpoint] = transform
 
     def env(self, url: str | None = None) -> dict[str, str]:
         """Environment variables that point runyard at this sandbox (at ``url`` if not started here)."""
@@ -178,7 +226,9 @@ class Sandbox:
 
     def _make_server(self, host: str, port: int) -> SandboxHTTPServer:
         def route(name: str, api: str, method: str, path: str, handler: Any) -> Route:
-            return Route(name, api, method, re.compile(path), self._with_triggers(name, handler))
+            return Route(
+                name, api, method, re.compile(path), self._with_triggers(name, self._with_drift(name, handler))
+            )
 
         routes = [
             route(
@@ -220,6 +270,18 @@ class Sandbox:
             rate_limiter=self.rate_limiter,
             faults=self.faults,
         )
+
+    def _with_drift(self, name: str, handler: Any) -> Any:
+        def wrapped(request: Request) -> Response:
+            response = handler(request)
+            transform = self._drifts.get(name)
+            if transform is None or not 200 <= response.status < 300:
+                return response
+            body = response.body  # parsed from JSON: a copy, as bodies may share store state
+            body = transform(orjson.loads(body if isinstance(body, bytes) else orjson.dumps(body)))
+            return Response(response.status, body, response.headers)
+
+        return wrapped
 
     def _with_triggers(self, name: str, handler: Any) -> Any:
         def wrapped(request: Request) -> Response:
@@ -266,7 +328,18 @@ class Sandbox:
             self.faults.clear()
             return Response(200, {"rules": []})
         if action == ("POST", "advance"):
+            if self.config.frozen:
+                return Response(409, {"errors": ["the sandbox is frozen: its data never changes"]})
             return Response(200, self.advance(**body))
+        if action == ("POST", "warm"):
+            if not self.config.frozen:
+                return Response(
+                    409, {"errors": ["only a frozen sandbox caches rendered runs (runyard sandbox --frozen)"]}
+                )
+            try:
+                return Response(200, self.warm(body.get("selects") or ["ID"]))
+            except ValueError as exc:
+                return Response(400, {"errors": [str(exc)]})
         if action == ("GET", "config"):
             config = {f.name: getattr(self.config, f.name) for f in fields(self.config)}
             return Response(200, json.loads(json.dumps(config, default=str)))

@@ -25,6 +25,7 @@ class FaultRule:
         count: how many times it fires; None for no limit.
         rate: probability that a matching request is hit.
         after: matching requests let through before the rule starts firing.
+        paged_only: match only requests that carry a page cursor (a later page of a walk).
     """
 
     kind: FaultKind
@@ -35,9 +36,10 @@ class FaultRule:
     after: int = 0
     seconds: float = 0.0
     retry_after: float | None = 1.0
+    paged_only: bool = False
 
-    def matches(self, endpoint: str, api: str) -> bool:
-        return self.endpoint in ("*", endpoint, api)
+    def matches(self, endpoint: str, api: str, paged: bool) -> bool:
+        return self.endpoint in ("*", endpoint, api) and (paged or not self.paged_only)
 
 
 class Faults:
@@ -65,13 +67,13 @@ class Faults:
         with self._lock:
             return [asdict(r) for r in self._rules]
 
-    def decide(self, endpoint: str, api: str) -> tuple[float, FaultRule | None]:
+    def decide(self, endpoint: str, api: str, paged: bool = False) -> tuple[float, FaultRule | None]:
         """(latency to add, the terminal fault to act out or None) for one request."""
         latency = 0.0
         terminal: FaultRule | None = None
         with self._lock:
             for rule in list(self._rules):
-                if not rule.matches(endpoint, api):
+                if not rule.matches(endpoint, api, paged):
                     continue
                 seen = self._seen.get(id(rule), 0)
                 self._seen[id(rule)] = seen + 1

@@ -24,6 +24,9 @@ Endpoint semantics where the doc and the SDK are silent (the sandbox's choices):
   sums and intermediate runs have no token usage of their own;
 - ``ai_search`` and ``sem_filter`` are refused with a 400 (no semantic search here);
 - ``min_start_time > max_start_time`` gives an empty page, not an error.
+
+Frozen (``frozen=True``, the data never changes): every generated trace is kept, and each rendered
+item is kept as JSON bytes per (selects, run), so a page is mostly a join of cached bytes.
 """
 
 from __future__ import annotations
@@ -41,14 +44,25 @@ import threading
 import uuid
 from array import array
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import orjson
 
-from sandbox.common import US, BadRequest, Clock, Request, Response, parse_rfc3339, rfc3339, rng, stable_uuid
+from sandbox.common import (
+    US,
+    BadRequest,
+    Clock,
+    Request,
+    Response,
+    json_bytes,
+    parse_rfc3339,
+    rfc3339,
+    rng,
+    stable_uuid,
+)
 from sandbox.langsmith_filter import Filter, FilterError, Getter, parse_filter
 
 # The 46 select tokens of the SDK's RunSelectField, in its order; each names a Run field in upper case.
@@ -255,6 +269,8 @@ class LangSmithStore:
     _cache: OrderedDict[int, list[_Run]] = field(default_factory=OrderedDict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _steps: int = 0
+    frozen: bool = False  # no advance(); traces never evicted, items served from _rendered
+    _rendered: dict[tuple[str, ...], dict[int, bytes]] = field(default_factory=dict)  # fields -> index -> JSON
 
     # -- data -------------------------------------------------------------------------------
 
@@ -313,7 +329,7 @@ class LangSmithStore:
         trace = self._cache.get(t)
         if trace is None:
             trace = self._cache[t] = self._generate(t)
-            if len(self._cache) > CACHE_TRACES:
+            if len(self._cache) > CACHE_TRACES and not self.frozen:
                 self._cache.popitem(last=False)
         else:
             self._cache.move_to_end(t)
@@ -477,13 +493,43 @@ class LangSmithStore:
             page = list(itertools.islice(self._matching(query, after), query.page_size + 1))
             more = len(page) > query.page_size
             page = page[: query.page_size]
-            items = [self._render(run, query.fields) for run in page]
-        result: dict[str, Any] = {"items": items}
+            if self.frozen:
+                items: list[Any] = self._rendered_items(page, query.fields)
+            else:
+                items = [self._render(run, query.fields) for run in page]
+        next_cursor = None
         if more:
             last = page[-1]
             cursor = {"t": last.start_us, "id": last.id, "lo": query.min_us, "hi": query.max_us, "h": query.digest}
-            result["next_cursor"] = base64.urlsafe_b64encode(orjson.dumps(cursor)).decode()
+            next_cursor = base64.urlsafe_b64encode(orjson.dumps(cursor)).decode()
+        if self.frozen:
+            tail = b',"next_cursor":"' + next_cursor.encode() + b'"' if next_cursor else b""
+            return Response(200, b'{"items":[' + b",".join(items) + b"]" + tail + b"}")
+        result: dict[str, Any] = {"items": items}
+        if next_cursor:
+            result["next_cursor"] = next_cursor
         return Response(200, result)
+
+    def _rendered_items(self, runs: list[_Run], fields: tuple[str, ...]) -> list[bytes]:
+        """The items as JSON, rendered once per (fields, run): for a frozen store only."""
+        cache = self._rendered.setdefault(fields, {})
+        items = []
+        for run in runs:
+            item = cache.get(run.index)
+            if item is None:
+                item = cache[run.index] = json_bytes(self._render(run, fields))
+            items.append(item)
+        return items
+
+    def warm(self, selects: Iterable[str]) -> int:
+        """Render every run for these selects into the frozen cache; returns the number of runs."""
+        if not self.frozen:
+            raise RuntimeError("only a frozen LangSmith store caches rendered runs")
+        fields = select_fields(selects)
+        with self._lock:
+            for t in range(self._traces()):
+                self._rendered_items(self._trace(t), fields)
+            return self._first[-1]
 
     def _parse(self, body: dict[str, Any]) -> tuple[_Query, tuple[int, str] | None]:
         get = {k: v for k, v in body.items() if v is not None}.get
@@ -549,7 +595,7 @@ class LangSmithStore:
             max_us=max_us,
             asc=sort_order == "ASC",
             page_size=page_size,
-            fields=tuple(dict.fromkeys(s.lower() for s in selects)),
+            fields=select_fields(selects),
             ids=frozenset(_uuids("ids", ids)) if ids is not None else None,
             trace_id=_uuid("trace_id", get("trace_id")) if get("trace_id") is not None else None,
             is_root=get("is_root"),
@@ -901,6 +947,8 @@ class LangSmithStore:
         descendants finish with it). ``update_feedback`` adds a correctness score to that many
         root runs, old ones included. ``new_traces`` start traces whose runs are all pending.
         """
+        if self.frozen:
+            raise RuntimeError("a frozen LangSmith store never changes")
         with self._lock:
             self._steps += 1
             r = rng(self.seed, "ls-advance", self._steps)
@@ -957,6 +1005,14 @@ class LangSmithStore:
         """Every run, oldest first, rendered as if every select token had been sent."""
         with self._lock:
             return [self._render(run, ALL_FIELDS) for t in range(self._traces()) for run in self._trace(t)]
+
+
+def select_fields(selects: Iterable[str]) -> tuple[str, ...]:
+    """The item fields, in order, that select tokens ask for."""
+    selects = list(selects)
+    if unknown := [s for s in selects if s not in SELECTS]:
+        raise ValueError(f"unknown select tokens {unknown!r}")
+    return tuple(dict.fromkeys(s.lower() for s in selects))
 
 
 def _total_tokens(run: _Run) -> int | None:

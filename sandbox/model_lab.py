@@ -6,7 +6,8 @@ host, optional attributes absent rather than null, ``params`` sometimes null, a 
 body, integral metric values as JSON integers, Go-style timestamps with 1-6 fractional digits.
 
 Runs are kept as small records and rendered on demand from (seed, id, version), so 50k runs
-cost little memory; recorded runs are served verbatim.
+cost little memory; recorded runs are served verbatim. A frozen store (``frozen=True``, the
+data never changes) keeps each rendered run as JSON bytes and builds pages from them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sandbox.common import US, BadRequest, Clock, Request, Response, parse_rfc3339, rfc3339, rng, stable_uuid
+import orjson
+
+from sandbox.common import (
+    US,
+    BadRequest,
+    Clock,
+    Request,
+    Response,
+    json_bytes,
+    parse_rfc3339,
+    rfc3339,
+    rng,
+    stable_uuid,
+)
 
 LIVE_LINK_HOST = "https://api.datad0g.com"  # the recorded links point here, not at the request host
 PATH = "/api/v2/model-lab-api/runs"
@@ -105,6 +119,8 @@ class ModelLabStore:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _cache: dict[tuple, list[RunRecord]] = field(default_factory=dict)
     _steps: int = 0
+    frozen: bool = False  # no advance(); runs served from _rendered
+    _rendered: dict[int, bytes] = field(default_factory=dict)  # run id -> JSON of render()
 
     # -- data -------------------------------------------------------------------------------
 
@@ -223,6 +239,23 @@ class ModelLabStore:
             attributes["deleted_at"] = rfc3339(rec.deleted_us)
         return {"id": str(rec.id), "type": "runs", "attributes": dict(sorted(attributes.items()))}
 
+    def _rendered_run(self, rec: RunRecord) -> bytes:
+        """render() as JSON, made once per run: for a frozen store only."""
+        item = self._rendered.get(rec.id)
+        if item is None:
+            item = self._rendered[rec.id] = json_bytes(self.render(rec))
+        return item
+
+    def warm(self) -> int:
+        """Render every run into the frozen cache; returns the number of runs."""
+        if not self.frozen:
+            raise RuntimeError("only a frozen Model Lab store caches rendered runs")
+        with self._lock:
+            for rec in self.runs.values():
+                if not rec.hard_deleted:
+                    self._rendered_run(rec)
+            return len(self._rendered)
+
     def _metrics(self, rec: RunRecord) -> list[dict[str, Any]]:
         if rec.status == "pending" or rec.stripped:
             return []
@@ -280,7 +313,8 @@ class ModelLabStore:
             raise BadRequest(f"invalid sort field {sort!r}; valid: {', '.join(SORTS)}", parameter="sort")
         with self._lock:
             matching = self._matching(request, sort)
-            page = [self.render(r) for r in matching[number * size : (number + 1) * size]]
+            chosen = matching[number * size : (number + 1) * size]
+            page: list[Any] = [self._rendered_run(r) if self.frozen else self.render(r) for r in chosen]
         total = len(matching)
         last = max(0, math.ceil(total / size) - 1)
         has_next = (number + 1) * size < total
@@ -305,6 +339,9 @@ class ModelLabStore:
             "next_number": number + 1 if has_next else None,
             "last_number": last,
         }
+        if self.frozen:  # the same object as below, "data" spliced in as bytes
+            rest = orjson.dumps({"meta": {"page": meta}, "links": links})
+            return Response(200, b'{"data":[' + b",".join(page) + b"]," + rest[1:])
         return Response(200, {"data": page, "meta": {"page": meta}, "links": links})
 
     def get_run(self, request: Request) -> Response:
@@ -315,6 +352,8 @@ class ModelLabStore:
             record = self.runs.get(int(raw_id))
             if record is None or record.hard_deleted:
                 return Response(404, NOT_FOUND_BODY)
+            if self.frozen:
+                return Response(200, b'{"data":' + self._rendered_run(record) + b"}")
             return Response(200, {"data": self.render(record)})
 
     def _matching(self, request: Request, sort: str) -> list[RunRecord]:
@@ -396,6 +435,8 @@ class ModelLabStore:
         unfinished run's metrics *without* moving its ``updated_at``, as metric logging does
         live: only a re-read by id notices. ``strip`` empties a run's metrics, params and tags.
         """
+        if self.frozen:
+            raise RuntimeError("a frozen Model Lab store never changes")
         with self._lock:
             self._steps += 1
             r = rng(self.seed, "ml-advance", self._steps)

@@ -141,7 +141,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             return
         with self.server.counts_lock:
             self.server.counts[route.name] += 1
-        latency, fault = self.server.faults.decide(route.name, route.api)
+        paged = b'"cursor"' in request.body or any("cursor" in name for name in request.query)
+        latency, fault = self.server.faults.decide(route.name, route.api, paged)
         if latency:
             time.sleep(latency)
         if fault is not None and self._act_out(fault, route, request):
@@ -217,7 +218,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self._send(Response(fault.status, body, headers))
             return True
         if fault.kind in ("invalid_json", "truncate"):
-            payload = orjson.dumps(self._answer(route, request).body)
+            payload = _payload(self._answer(route, request).body)
             if fault.kind == "invalid_json":
                 self._send(Response(200, payload[: max(1, len(payload) - 7)] + b"}}{"))
                 return True
@@ -233,7 +234,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
         return False
 
     def _send(self, response: Response) -> None:
-        payload = response.body if isinstance(response.body, bytes) else orjson.dumps(response.body)
+        payload = _payload(response.body)
         self.send_response(response.status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -241,3 +242,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header(name, value)
         self.end_headers()
         self.wfile.write(payload)
+
+
+def _payload(body: Any) -> bytes:
+    return body if isinstance(body, bytes) else orjson.dumps(body)

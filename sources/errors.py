@@ -84,6 +84,17 @@ class UpstreamError(SyncError):
 
     exit_code = 4
 
+    def __init__(self, source: str, cause: str, fix: str = "", *, status: int | None = None) -> None:
+        super().__init__(source, cause, fix)
+        self.status = status  # the HTTP status behind it, when there was one
+
+
+class CursorRejected(UpstreamError):
+    """The service refused a pagination cursor it had handed out (expired, or its data moved on).
+
+    Walks catch it and start over from their first page instead of failing the sync.
+    """
+
 
 class TransientError(SyncError):
     """Network trouble, 429 or 5xx that outlasted the retries."""
@@ -97,3 +108,7 @@ class NotFoundError(UpstreamError):
 
 def join_names(names: Iterable[str]) -> str:
     return ", ".join(sorted(names))
+
+
+# A request that carried a cursor and got one of these back had its cursor refused.
+CURSOR_REFUSED_STATUSES = frozenset({400, 404, 410, 422})

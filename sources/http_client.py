@@ -10,7 +10,10 @@ sent to the configured host.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
+import re
+import ssl
 import threading
 import time
 from collections import Counter
@@ -116,9 +119,12 @@ class SourceStats:
         return sum(self.requests.values())
 
 
+DEFAULT_ATTEMPTS = 8
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
-    attempts: int = 8
+    attempts: int = DEFAULT_ATTEMPTS
     total_timeout_s: float = 900.0
     wait_initial_s: float = 0.5
     wait_max_s: float = 30.0
@@ -208,13 +214,20 @@ class ApiClient:
         self.pacer = pacer
         self.stats = stats if stats is not None else SourceStats()
         self._on_auth_failure = on_auth_failure
-        self._client = httpx.Client(
-            base_url=base_url,
-            headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 15.0)),
-            follow_redirects=False,
-            transport=transport,
-        )
+        try:
+            self._client = httpx.Client(
+                base_url=base_url,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json", **headers},
+                timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 15.0)),
+                follow_redirects=False,
+                transport=transport,
+            )
+        except (ssl.SSLError, OSError) as exc:  # SSL_CERT_FILE/SSL_CERT_DIR naming no usable bundle
+            raise ConfigError(
+                source,
+                f"the CA certificates could not be loaded ({exc})",
+                "Point SSL_CERT_FILE at a PEM bundle that exists (or unset it to use the bundled CAs).",
+            ) from None
 
     def __enter__(self) -> ApiClient:
         return self
@@ -286,6 +299,13 @@ class ApiClient:
             response = self._client.request(method, path, params=params, content=content, headers=headers)
         except httpx.TransportError as exc:
             self.stats.count(endpoint, 0)
+            if _certificate_refused(exc):
+                raise UpstreamError(
+                    self.source,
+                    f"the TLS certificate of {self.base_url} could not be verified ({redact(str(exc))})",
+                    "runyard always verifies certificates. If the host uses a private CA, point SSL_CERT_FILE "
+                    "(or SSL_CERT_DIR) at a bundle that includes it; otherwise check the base URL.",
+                ) from None
             raise _Retryable(f"{type(exc).__name__}: {redact(str(exc)) or 'connection problem'}") from None
         self.stats.count(endpoint, len(response.content))
         if self.pacer:
@@ -293,9 +313,16 @@ class ApiClient:
         status = response.status_code
         if 200 <= status < 300:
             try:
-                return status, orjson.loads(response.content)
-            except orjson.JSONDecodeError:
+                return status, parse_json_body(response.content)
+            except ValueError:
                 raise _Retryable(f"{status} response with a body that is not valid JSON") from None
+            except RecursionError:
+                raise UpstreamError(
+                    self.source,
+                    f"{method} {path} returned JSON nested more than {MAX_JSON_DEPTH} levels deep, "
+                    "which runyard cannot read",
+                    "Report the response to the service; nothing was written.",
+                ) from None
         detail = _error_detail(response)
         if status in (401, 403):
             raise self._on_auth_failure(status, detail)
@@ -306,12 +333,77 @@ class ApiClient:
                 limit_name=response.headers.get("x-ratelimit-name"),
             )
         if status == 404:
-            raise NotFoundError(self.source, f"{method} {path} returned 404{': ' + detail if detail else ''}")
+            raise NotFoundError(
+                self.source, f"{method} {path} returned 404{': ' + detail if detail else ''}", status=404
+            )
         raise UpstreamError(
             self.source,
             f"{method} {path} returned {status} {response.reason_phrase}{': ' + detail if detail else ''}",
             "Check the settings this request was built from (filters, ids, page sizes).",
+            status=status,
         )
+
+
+MAX_JSON_DEPTH = 1024  # orjson's nesting limit when parsing
+# What neither DuckDB nor PostgreSQL text can hold: NUL, and UTF-16 surrogates left unpaired.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def parse_json_body(content: bytes) -> Any:
+    """A response body as Python values, with every string storable in any destination.
+
+    orjson reads almost every body. What it refuses is read by the standard library, which
+    also accepts what real services sometimes emit: ``NaN``/``Infinity`` tokens (they become
+    float nan/inf), raw control characters in strings, unpaired surrogate escapes, invalid
+    UTF-8 (replaced). NUL characters are stripped from strings, since PostgreSQL cannot store
+    them, and unpaired surrogates become U+FFFD. Raises ValueError for a body that is not JSON
+    (truncated: worth a retry), RecursionError for one nested too deep to read.
+    """
+    try:
+        body = orjson.loads(content)
+    except orjson.JSONDecodeError:
+        body = json.loads(content.decode("utf-8", "replace"), strict=False)
+    else:
+        if b"\\u0000" not in content:  # the only way a NUL can reach a string orjson accepted
+            return body
+    return _storable_strings(body)
+
+
+def _storable_strings(value: Any) -> Any:
+    """``value`` with NUL stripped from its strings and unpaired surrogates replaced (containers in place)."""
+    if isinstance(value, str):
+        return _storable(value)
+    stack = [value]
+    while stack:
+        container = stack.pop()
+        if isinstance(container, dict):
+            members = list(container.items())
+            container.clear()
+            for key, member in members:
+                container[_storable(key)] = _storable(member) if isinstance(member, str) else member
+                if isinstance(member, dict | list):
+                    stack.append(member)
+        elif isinstance(container, list):
+            for i, member in enumerate(container):
+                if isinstance(member, str):
+                    container[i] = _storable(member)
+                elif isinstance(member, dict | list):
+                    stack.append(member)
+    return value
+
+
+def _storable(text: str) -> str:
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def _certificate_refused(exc: BaseException) -> bool:
+    """A TLS verification failure: retrying cannot help, and nothing here ever turns verification off."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _backoff_hook(max_wait: float) -> Callable[[Exception], bool | float]:

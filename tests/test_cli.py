@@ -64,6 +64,7 @@ def test_missing_credentials_skip_or_fail() -> None:
     assert everything.code == 0 and "skipped" in everything.stderr and "DD_API_KEY" in everything.stderr
     named = run_cli("sync", "model_lab")
     assert named.code == 2 and "DD_API_KEY and DD_APP_KEY are not set" in named.stderr
+    assert "under [sources.datadog] in" in " ".join(named.stderr.split())  # printed as is, not as markup
     unknown = run_cli("sync", "mlflow")
     assert unknown.code == 2 and "unknown source 'mlflow'" in unknown.stderr
 

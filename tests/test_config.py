@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import MissingCredentials, datadog_settings, langsmith_settings
+from pipelines.config import MissingCredentials, datadog_settings, langsmith_settings, runyard_settings
 from sources.errors import ConfigError
 
 
@@ -65,6 +65,8 @@ def test_base_url_overrides_site(keys: None, monkeypatch: pytest.MonkeyPatch) ->
         ("SOURCES__DATADOG__MODEL_LAB_LAG_SECONDS", "-5", "is not an integer of at least 0"),
         ("SOURCES__DATADOG__LLM_OBS_PAGE_LIMIT", "0", "is not between 1 and 1000"),
         ("SOURCES__DATADOG__LLM_OBS_INCLUDE_USER_DATA", "maybe", "is not a boolean"),
+        ("SOURCES__DATADOG__TOPIC_DISCOVERY_CONFIG_IDS", "ok-id,has space", "which is not a configuration id"),
+        ("SOURCES__DATADOG__HTTP_MAX_ATTEMPTS", "0", "is not between 1 and 50"),
     ],
 )
 def test_malformed_settings_are_rejected(
@@ -123,6 +125,8 @@ def test_langsmith_defaults_and_endpoint_forms(langsmith_key: None, monkeypatch:
         ("SOURCES__LANGSMITH__RUN_TYPE", "agent", "unknown value 'AGENT'"),
         ("SOURCES__LANGSMITH__SELECTS", "ID,COST", "unknown value 'COST'"),
         ("SOURCES__LANGSMITH__CONCURRENCY", "0", "is not between 1 and 32"),
+        ("SOURCES__LANGSMITH__WINDOW_HOURS", "none", "is not an integer of at least 1"),
+        ("SOURCES__LANGSMITH__HTTP_MAX_ATTEMPTS", "many", "is not between 1 and 50"),
         ("LANGSMITH_ENDPOINT", "http://smith.internal.example", "plain http to a non-loopback host"),
     ],
 )
@@ -130,8 +134,34 @@ def test_langsmith_malformed_settings(
     langsmith_key: None, monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message) as failure:
         langsmith_settings()
+    assert failure.value.fix
+
+
+def test_a_bad_site_is_rejected_even_with_a_base_url(keys: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DD_SITE", "datadog.example")
+    monkeypatch.setenv("SOURCES__DATADOG__BASE_URL", "https://proxy.internal.example")
+    with pytest.raises(ConfigError, match="is not a Datadog site"):
+        datadog_settings()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("RUNYARD_DUCKDB_MEMORY_LIMIT", "lots", "is not an amount of memory"),
+        ("RUNYARD_STORAGE_VERSION", "1.4", "is not a DuckDB storage version"),
+        ("RUNYARD_LOCK_WAIT_SECONDS", "-1", "is not an integer of at least 0"),
+        ("RUNYARD_DESTINATION", "postgres", "--publish writes a DuckDB copy"),
+    ],
+)
+def test_malformed_runyard_settings(
+    monkeypatch: pytest.MonkeyPatch, tmp_path, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError, match=message) as failure:
+        runyard_settings(tmp_path / "db.duckdb", publish=tmp_path / "bi.duckdb")
+    assert failure.value.fix
 
 
 def test_langsmith_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:

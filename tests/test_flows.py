@@ -87,6 +87,23 @@ def table_contents(db: Path) -> dict[str, list[tuple]]:
     return contents
 
 
+def flow_run_logs(state: State[Any], containing: str) -> list[Any]:
+    """The flow run's logs as Prefect stored them, once one contains ``containing`` (they ship in batches)."""
+    from prefect.client.schemas.filters import LogFilter, LogFilterFlowRunId
+    from prefect.logging.handlers import APILogHandler
+
+    APILogHandler().flush()  # sends what is queued, and waits
+    deadline = time.monotonic() + 15
+    with get_client(sync_client=True) as client:
+        while True:
+            logs = client.read_logs(
+                log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[state.state_details.flow_run_id]))
+            )
+            if any(containing in log.message for log in logs) or time.monotonic() > deadline:
+                return logs
+            time.sleep(0.2)
+
+
 def task_runs(state: State[Any]) -> list[Any]:
     with get_client(sync_client=True) as client:
         return client.read_task_runs(
@@ -217,6 +234,9 @@ def test_credential_and_config_errors_fail_at_once_with_the_cli_message(
     assert isinstance(error, SyncError) and not isinstance(error, tasks.RETRIABLE)
     assert expected in error.message and error.message in state.message
     assert FAKE_KEY not in state.message
+    logs = flow_run_logs(state, error.message[:60])  # the Prefect logs carry the message, never the key
+    assert any(error.message[:60] in log.message for log in logs)
+    assert not any(FAKE_KEY in log.message for log in logs)
     line = [line for line in capsys.readouterr().err.splitlines() if "sync-model-lab (" in line and "failed" in line]
     assert line and line[0].endswith(error.message)
 

@@ -19,8 +19,9 @@ import dlt
 from dlt.extract.hints import make_hints
 from dlt.sources import DltResource
 
+from sources.arrow_tables import EXTRA_FIELDS, DataIssues
 from sources.datadog import llm_obs, topic_discovery
-from sources.datadog.client import make_client
+from sources.datadog.client import SOURCE, make_client
 from sources.datadog.model_lab import (
     CHILD_SCHEMAS,
     RUNS_TABLE,
@@ -36,18 +37,18 @@ from sources.datadog.settings import (
     SITES,
 )
 from sources.errors import ConfigError
-from sources.http_client import RateLimitPacer, SourceStats, validate_base_url
+from sources.http_client import DEFAULT_ATTEMPTS, RateLimitPacer, RetryPolicy, SourceStats, validate_base_url
 
 __all__ = ["LLM_OBS_RESOURCES", "TOPIC_DISCOVERY_RESOURCE", "datadog", "datadog_base_url"]
+
+EXTRA_FIELDS_HINT = {EXTRA_FIELDS: {"data_type": "json"}}  # fields without a column of their own, as JSON
 
 LLM_OBS_RESOURCES = tuple(llm_obs.TABLES[scope] for scope in LLM_OBS_SCOPES)
 TOPIC_DISCOVERY_RESOURCE = topic_discovery.TABLE
 
 
 def datadog_base_url(site: str, base_url: str | None) -> str:
-    """The API base URL: an explicit ``base_url`` wins over the one derived from ``site``."""
-    if base_url:
-        return validate_base_url(base_url, "datadog", "SOURCES__DATADOG__BASE_URL", "https://api.datadoghq.eu")
+    """The API base URL: an explicit ``base_url`` wins over the one derived from ``site`` (checked either way)."""
     if site not in SITES:
         hint = f" (did you mean {site.removeprefix('app.')!r}?)" if site.removeprefix("app.") in SITES else ""
         raise ConfigError(
@@ -55,6 +56,8 @@ def datadog_base_url(site: str, base_url: str | None) -> str:
             f"DD_SITE={site!r} is not a Datadog site{hint}",
             f"Use one of: {', '.join(SITES)} (default {DEFAULT_SITE}).",
         )
+    if base_url:
+        return validate_base_url(base_url, "datadog", "SOURCES__DATADOG__BASE_URL", "https://api.datadoghq.eu")
     return SITES[site]
 
 
@@ -77,6 +80,7 @@ def datadog(
     llm_obs_query: str | None = None,
     llm_obs_include_user_data: bool = False,
     topic_discovery_config_ids: Sequence[str] | None = None,
+    http_max_attempts: int = DEFAULT_ATTEMPTS,
     full_refresh: bool = False,
     stats: SourceStats | None = None,
 ) -> list[DltResource]:
@@ -92,10 +96,12 @@ def datadog(
         llm_obs_*: experimentation search page size, content-preview length, free-text query,
             and whether to ask for experiment authors (name and email).
         topic_discovery_config_ids: configurations whose topic-discovery runs are read.
+        http_max_attempts: tries per request before a transient fault (429, 5xx, network) fails the sync.
         full_refresh: re-read everything and replace the tables (drops hard-deleted rows).
         stats: collects requests, progress and warnings for the caller.
     """
     url = datadog_base_url(site, base_url)
+    retry = RetryPolicy(attempts=http_max_attempts)
     stats = stats if stats is not None else SourceStats()
     pacer = RateLimitPacer()  # one org: every endpoint shares its rate-limit buckets
     filters = ModelLabFilters(
@@ -113,12 +119,15 @@ def datadog(
             primary_key=(),
             merge_key="run_id",
             write_disposition=disposition,
-            columns={TOMBSTONE: {"data_type": "bool", "hard_delete": True}} if not full_refresh else None,
+            columns={
+                **EXTRA_FIELDS_HINT,
+                **({} if full_refresh else {TOMBSTONE: {"data_type": "bool", "hard_delete": True}}),
+            },
         )
         for name in CHILD_SCHEMAS
     }
 
-    @dlt.resource(name=RUNS_TABLE, primary_key="id", write_disposition="merge")
+    @dlt.resource(name=RUNS_TABLE, primary_key="id", write_disposition="merge", columns=EXTRA_FIELDS_HINT)
     def model_lab_runs() -> Iterator[Any]:
         with client() as api:
             reader = ModelLabReader(
@@ -139,7 +148,9 @@ def datadog(
             stats.warnings.extend(reader.warnings)
 
     def client() -> Any:
-        return make_client(api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats)
+        return make_client(
+            api_key=api_key, app_key=app_key, base_url=url, site=site, pacer=pacer, stats=stats, retry=retry
+        )
 
     aggregates_hints = make_hints(
         table_name=llm_obs.AGGREGATES_TABLE,
@@ -179,14 +190,18 @@ def datadog(
 
         return search_scope
 
-    @dlt.resource(name=topic_discovery.TABLE, primary_key="id", write_disposition=disposition)
+    @dlt.resource(
+        name=topic_discovery.TABLE, primary_key="id", write_disposition=disposition, columns=EXTRA_FIELDS_HINT
+    )
     def topic_discovery_runs() -> Iterator[Any]:
+        issues = DataIssues(SOURCE)
         with client() as api:
             for arrow_table in topic_discovery.read_runs(
-                api, list(topic_discovery_config_ids or ()), stats.report_progress
+                api, list(topic_discovery_config_ids or ()), stats.report_progress, issues
             ):
                 stats.count_rows(f"datadog.{topic_discovery.TABLE}", arrow_table)
                 yield arrow_table
+        stats.warnings.extend(issues.warnings())
 
     if full_refresh:
         model_lab_runs.apply_hints(write_disposition="replace")

@@ -32,14 +32,22 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import orjson
 import pyarrow as pa
 
-from sources.arrow_tables import TIMESTAMP, parse_timestamp, table, timestamps
+from sources.arrow_tables import (
+    EXTRA_FIELD,
+    EXTRA_FIELDS,
+    TIMESTAMP,
+    DataIssues,
+    cursor_time,
+    json_texts,
+    parse_timestamp,
+    table,
+    unknown_fields_each,
+)
 from sources.datadog.client import SOURCE, iter_search_pages
-from sources.datadog.model_lab import is_descending
-from sources.errors import UpstreamError
 from sources.http_client import ApiClient
+from sources.paging import RESTART, is_descending, restartable
 
 log = logging.getLogger("runyard.datadog.llm_obs")
 
@@ -66,29 +74,42 @@ _ID = _s("id", nullable=False)
 SCHEMAS: dict[str, pa.Schema] = {
     "projects": pa.schema(
         [_ID, _s("name"), _s("description"), _s("created_at", TIMESTAMP), _s("updated_at", TIMESTAMP),
-         _s("is_deleted", pa.bool_())]
+         _s("is_deleted", pa.bool_()), EXTRA_FIELD]
     ),
     "datasets": pa.schema(
         [_ID, _s("name"), _s("description"), _s("metadata"), _s("current_version", pa.int64()),
-         _s("created_at", TIMESTAMP), _s("updated_at", TIMESTAMP), _s("is_deleted", pa.bool_())]
+         _s("created_at", TIMESTAMP), _s("updated_at", TIMESTAMP), _s("is_deleted", pa.bool_()), EXTRA_FIELD]
     ),
     "dataset_records": pa.schema(
         [_ID, _s("dataset_id"), _s("input"), _s("expected_output"), _s("metadata"), _s("created_at", TIMESTAMP),
-         _s("updated_at", TIMESTAMP), _s("is_deleted", pa.bool_())]
+         _s("updated_at", TIMESTAMP), _s("is_deleted", pa.bool_()), EXTRA_FIELD]
     ),
     "experiments": pa.schema(
         [_ID, _s("id_source"), _s("name"), _s("description"), _s("experiment"), _s("project_id"), _s("dataset_id"),
          _s("dataset_name"), _s("dataset_version", pa.int64()), _s("parent_experiment_id"), _s("status"),
          _s("run_count", pa.int64()), _s("error"), _s("config"), _s("metadata"), _s("aggregate_data"),
          _s("author_id"), _s("author_name"), _s("author_email"), _s("author_handle"), _s("created_at", TIMESTAMP),
-         _s("updated_at", TIMESTAMP), _s("deleted_at", TIMESTAMP), _s("is_deleted", pa.bool_())]
+         _s("updated_at", TIMESTAMP), _s("deleted_at", TIMESTAMP), _s("is_deleted", pa.bool_()), EXTRA_FIELD]
     ),
     "experiment_runs": pa.schema(
         [_ID, _s("experiment_id"), _s("run_number", pa.int64()), _s("aggregate_data"), _s("created_at", TIMESTAMP),
-         _s("is_deleted", pa.bool_())]
+         _s("is_deleted", pa.bool_()), EXTRA_FIELD]
     ),
 }  # fmt: skip
-JSON_COLUMNS = {scope: [f.name for f in schema if f.name in JSON_FIELDS] for scope, schema in SCHEMAS.items()}
+JSON_COLUMNS = {
+    scope: [f.name for f in schema if f.name in JSON_FIELDS or f.name == EXTRA_FIELDS]
+    for scope, schema in SCHEMAS.items()
+}
+# Fields of a flattened row that have a column or are dropped on purpose (an author's avatar URL);
+# any other one goes to extra_fields.
+_KNOWN = {scope: frozenset(schema.names) - {EXTRA_FIELDS} | {"author_icon"} for scope, schema in SCHEMAS.items()}
+_REQUIRED = {
+    "projects": ("name", "created_at", "updated_at"),
+    "datasets": ("name", "created_at", "updated_at"),
+    "dataset_records": ("dataset_id", "created_at", "updated_at"),
+    "experiments": ("name", "project_id", "dataset_id", "status", "created_at", "updated_at"),
+    "experiment_runs": ("experiment_id", "created_at"),
+}
 
 # The top-level numbers of each experiment's aggregate_data, one row per (experiment, metric,
 # statistic): a number is statistic "value", an object gives one row per numeric member. Pulled
@@ -106,22 +127,37 @@ AGGREGATES_SCHEMA = pa.schema(
 )
 
 
-def flatten(scope: str, item: dict[str, Any]) -> dict[str, Any]:
-    """One search result as a flat row. Projects and datasets are JSON:API objects; the rest are flat."""
+def flatten(scope: str, item: Any) -> dict[str, Any]:
+    """One search result as a flat row. Projects and datasets are JSON:API objects; the rest are flat.
+
+    A part of another shape than documented is kept whole under its own name (so it lands in
+    extra_fields); an id that cannot be merged on (nor derived) leaves the row without one.
+    """
+    if not isinstance(item, dict):
+        return {"id": None}
     if scope in ("projects", "datasets"):
-        return {"id": item.get("id"), **(item.get("attributes") or {})}
+        attributes = item.get("attributes")
+        if not isinstance(attributes, dict):
+            attributes = {} if attributes is None else {"attributes": attributes}
+        return {**attributes, "id": _key(item.get("id"))}
     row = dict(item)
+    row["id"] = _key(row.get("id"))
     if scope == "experiments":
-        author = row.pop("author", None) or {}
-        row.update({f"author_{k}": author.get(k) for k in ("id", "name", "email", "handle")})
-        if row.get("id"):
-            row["id_source"] = "service"
-        else:
-            row["id_source"] = "derived"
+        author = row.get("author")
+        if isinstance(author, dict):
+            del row["author"]
+            row.update({f"author_{k}": v for k, v in author.items()})
+        row["id_source"] = "derived" if row["id"] is None else "service"
+        if row["id"] is None:
             row["id"] = derived_id(row.get("project_id"), row.get("dataset_id"), row.get("name"), row.get("created_at"))
-    elif scope == "experiment_runs" and not row.get("id"):
+    elif scope == "experiment_runs" and row["id"] is None:
         row["id"] = derived_id(row.get("experiment_id"), row.get("run_number"), row.get("created_at"))
     return row
+
+
+def _key(value: Any) -> str | int | None:
+    """An id that can be merged on (text, or a number the table turns into text); None for anything else."""
+    return value if isinstance(value, str | int) and not isinstance(value, bool) and value != "" else None
 
 
 def derived_id(*parts: Any) -> str:
@@ -130,25 +166,23 @@ def derived_id(*parts: Any) -> str:
     return f"derived:{digest}"
 
 
-def rows_to_table(scope: str, rows: list[dict[str, Any]], deleted_ids: set[str]) -> pa.Table:
+def rows_to_table(scope: str, rows: list[dict[str, Any]], deleted_ids: set[str], issues: DataIssues) -> pa.Table:
+    """The scope's table; rows without an id are left out (reported through ``issues``)."""
     schema = SCHEMAS[scope]
     columns: dict[str, Any] = {}
     for f in schema:
         if f.name == "is_deleted":
             columns[f.name] = [bool(r.get("deleted_at")) or r["id"] in deleted_ids for r in rows]
         elif f.name in JSON_FIELDS:
-            columns[f.name] = [_json(r.get(f.name)) for r in rows]
-        elif f.type == TIMESTAMP:
-            columns[f.name] = timestamps([r.get(f.name) for r in rows], source=SOURCE, field=f"{scope}.{f.name}")
+            columns[f.name] = json_texts([r.get(f.name) for r in rows])
+        elif f.name == EXTRA_FIELDS:
+            columns[f.name] = unknown_fields_each(rows, _KNOWN[scope])
         else:
             columns[f.name] = [r.get(f.name) for r in rows]
-    missing = sum(1 for r in rows if not r.get("id"))
-    if missing:
-        raise UpstreamError(SOURCE, f"{missing} {scope} came back without an id", "Report the response to Datadog.")
-    return table(schema, columns, source=SOURCE)
+    return table(schema, columns, name=TABLES[scope], issues=issues, required=_REQUIRED[scope])
 
 
-def aggregates_table(rows: list[dict[str, Any]], *, tombstones: bool) -> pa.Table:
+def aggregates_table(rows: list[dict[str, Any]], *, tombstones: bool, issues: DataIssues) -> pa.Table:
     columns: dict[str, list[Any]] = {name: [] for name in AGGREGATES_SCHEMA.names}
 
     def add(experiment_id: str, metric: Any, statistic: Any, value: Any, tombstone: bool | None = None) -> None:
@@ -170,15 +204,11 @@ def aggregates_table(rows: list[dict[str, Any]], *, tombstones: bool) -> pa.Tabl
                             add(row["id"], str(metric), str(statistic), float(member))
         if tombstones and len(columns["experiment_id"]) == before:
             add(row["id"], None, None, None, True)
-    return table(AGGREGATES_SCHEMA, columns, source=SOURCE)
+    return table(AGGREGATES_SCHEMA, columns, name=AGGREGATES_TABLE, issues=issues)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # NaN is not charted
-
-
-def _json(value: Any) -> str | None:
-    return None if value is None else orjson.dumps(value).decode()
 
 
 class ExperimentationReader:
@@ -205,6 +235,7 @@ class ExperimentationReader:
         self.lag = timedelta(seconds=lag_s)
         self.on_page = on_page
         self.warnings: list[str] = []
+        self.issues = DataIssues(SOURCE)  # records that did not fit the tables: warnings at the end
         self.extra: dict[str, Any] = {}
         if content_preview_limit:
             self.extra["content_preview"] = {"limit": content_preview_limit}
@@ -222,42 +253,56 @@ class ExperimentationReader:
         previous: datetime | None = None
         seen: set[str] = set()
         for number, items in enumerate(self._pages(include_deleted=True), 1):
+            if items is RESTART:  # the service refused a cursor: the scope is walked again from the top
+                previous = None
+                continue
             self.on_page(f"{self.scope} pages", number, None)
             rows = [r for r in (flatten(self.scope, item) for item in items) if r.get("id") not in seen]
-            seen.update(r["id"] for r in rows)
+            seen.update(r["id"] for r in rows if r["id"] is not None)  # rows without one go on, to be reported
             if not rows:
                 continue
-            stamps = [parse_timestamp(r[self.cursor_field]) for r in rows]
+            # Rows without a usable cursor field are loaded but take no part in the order and the cursor.
+            dated = [(stamp, r[self.cursor_field]) for r in rows if (stamp := cursor_time(r.get(self.cursor_field)))]
+            stamps = [stamp for stamp, _ in dated]
             ordered &= is_descending(stamps, previous)
-            previous = stamps[-1]
-            newest = max(rows, key=lambda r: parse_timestamp(r[self.cursor_field]))[self.cursor_field]
-            if high_water is None or parse_timestamp(newest) > parse_timestamp(high_water):
-                high_water = newest
-            yield TABLES[self.scope], rows_to_table(self.scope, rows, deleted)
+            previous = stamps[-1] if stamps else previous
+            if dated:
+                newest, text = max(dated, key=lambda pair: pair[0])
+                if high_water is None or newest > parse_timestamp(high_water):
+                    high_water = text
+            yield TABLES[self.scope], rows_to_table(self.scope, rows, deleted, self.issues)
             if self.scope == "experiments":
-                yield AGGREGATES_TABLE, aggregates_table(rows, tombstones=not full)
-            if ordered and stop_below is not None and stamps[-1] < stop_below:
+                yield AGGREGATES_TABLE, aggregates_table(rows, tombstones=not full, issues=self.issues)
+            if ordered and stop_below is not None and stamps and stamps[-1] < stop_below:
                 break
         if not ordered and self.state.get("ordered", True):
             self.warnings.append(
                 f"{self.scope}: the search did not return newest {self.cursor_field} first, so every sync reads "
                 "the whole scope (correct, but more requests)"
             )
+        self.warnings.extend(self.issues.warnings())
         self.state.update(cursor=high_water, ordered=ordered, last_sync_at=datetime.now(UTC).isoformat())
 
     def _deleted_ids(self, stop_below: datetime | None) -> set[str]:
         """Ids of soft-deleted entities over the same stretch the main walk reads."""
         ids: set[str] = set()
         for items in self._pages(is_deleted=True):
+            if items is RESTART:
+                continue
             rows = [flatten(self.scope, item) for item in items]
             ids.update(r["id"] for r in rows if r.get("id"))
-            stamps = [parse_timestamp(r[self.cursor_field]) for r in rows if r.get(self.cursor_field)]
+            stamps = [stamp for r in rows if (stamp := cursor_time(r.get(self.cursor_field)))]
             if stop_below is not None and stamps and min(stamps) < stop_below:
                 break
         return ids
 
-    def _pages(self, **flags: bool) -> Iterator[list[dict[str, Any]]]:
+    def _pages(self, **flags: bool) -> Iterator[Any]:
+        """Search pages (lists of items), with ``RESTART`` where a refused cursor made the walk start over."""
         search_filter: dict[str, Any] = {"scope": [self.scope], **flags}
         if self.query:
             search_filter["query"] = self.query
-        yield from iter_search_pages(self.client, self.scope, search_filter, self.page_limit, self.extra)
+        yield from restartable(
+            lambda: iter_search_pages(self.client, self.scope, search_filter, self.page_limit, self.extra),
+            label=f"{self.scope} search",
+            warnings=self.warnings,
+        )

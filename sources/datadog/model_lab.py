@@ -18,16 +18,25 @@ Why the walks look the way they do (the list has no updated-since filter, only s
 
 from __future__ import annotations
 
-import itertools
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
 
-from sources.arrow_tables import TIMESTAMP, parse_timestamp, table, timestamps
+from sources.arrow_tables import (
+    EXTRA_FIELD,
+    EXTRA_FIELDS,
+    TIMESTAMP,
+    DataIssues,
+    cursor_time,
+    parse_timestamp,
+    table,
+    unknown_fields_each,
+)
 from sources.datadog.client import SOURCE, fetch_run_page, get_run, iter_run_pages
 from sources.datadog.settings import (
     MODEL_LAB_MAX_FULL_WALKS,
@@ -36,6 +45,7 @@ from sources.datadog.settings import (
 )
 from sources.errors import ConfigError, NotFoundError, UpstreamError
 from sources.http_client import ApiClient
+from sources.paging import is_descending
 
 log = logging.getLogger("runyard.datadog.model_lab")
 
@@ -45,6 +55,9 @@ PARAMS_TABLE = "model_lab_run_params"
 TAGS_TABLE = "model_lab_run_tags"
 # Runs shaped into tables per yield: fewer, larger Arrow tables keep dlt's per-item overhead low.
 EMIT_BATCH_RUNS = 1000
+# Unfinished runs re-read by id at once: every sync makes one request per such run, so over a
+# real network sequential reads would dominate an otherwise one-request incremental sync.
+REFRESH_CONCURRENCY = 4
 # Child tables carry one marker row per run whose list came back empty; dlt's merge treats it
 # as "delete every row with this run_id" and never inserts it (PITFALLS.md §b).
 TOMBSTONE = "_tombstone"
@@ -67,6 +80,7 @@ RUNS_SCHEMA = pa.schema(
         pa.field("is_pinned", pa.bool_()),
         pa.field("external_url", pa.string()),
         pa.field("mlflow_artifact_location", pa.string()),
+        EXTRA_FIELD,
     ]
 )
 METRICS_SCHEMA = pa.schema(
@@ -81,6 +95,7 @@ METRICS_SCHEMA = pa.schema(
         pa.field("stddev", pa.float64()),
         pa.field("first_step", pa.int64()),
         pa.field("last_step", pa.int64()),
+        EXTRA_FIELD,
         pa.field(TOMBSTONE, pa.bool_()),
     ]
 )
@@ -89,12 +104,17 @@ KEY_VALUE_SCHEMA = pa.schema(
         pa.field("run_id", pa.int64(), nullable=False),
         pa.field("key", pa.string()),
         pa.field("value", pa.string()),
+        EXTRA_FIELD,
         pa.field(TOMBSTONE, pa.bool_()),
     ]
 )
 CHILD_SCHEMAS = {METRICS_TABLE: METRICS_SCHEMA, PARAMS_TABLE: KEY_VALUE_SCHEMA, TAGS_TABLE: KEY_VALUE_SCHEMA}
-_METRIC_FIELDS = ("count", "min", "max", "mean", "latest", "stddev", "first_step", "last_step")
-_RUN_TIMESTAMPS = ("created_at", "updated_at", "started_at", "completed_at", "deleted_at")
+_CHILD_LISTS = {"metric_summaries": METRICS_TABLE, "params": PARAMS_TABLE, "tags": TAGS_TABLE}
+# Attributes that have a column, feed a child table, or are dropped on purpose (``descendant_match``
+# says how a list search matched, not what the run is); any other one goes to extra_fields.
+_RUN_ATTRIBUTES = frozenset(RUNS_SCHEMA.names[1:-1]) | frozenset((*_CHILD_LISTS, "descendant_match"))
+_REQUIRED = ("name", "status", "project_id", "created_at", "updated_at")
+_TOMBSTONE_ROW: dict[str, Any] = {}  # stands for a tombstone among a child table's entries
 
 
 @dataclass(frozen=True)
@@ -133,81 +153,107 @@ class ModelLabFilters:
         return result
 
 
-def run_tables(runs: Sequence[dict[str, Any]], *, tombstones: bool) -> dict[str, pa.Table]:
-    """Shape Model Lab run objects (``data[]`` items) into the four tables.
+def run_tables(runs: Sequence[dict[str, Any]], *, tombstones: bool, issues: DataIssues) -> dict[str, pa.Table]:
+    """Shape Model Lab run objects (``data[]`` items with a usable id) into the four tables.
 
     ``null`` and absent are the same (the live service omits optional fields). A null
-    ``params`` is read as "no params": the run's current state has none, so old rows go.
+    ``params`` is read as "no params": the run's current state has none, so old rows go. A child
+    list of another shape is kept in the run's ``extra_fields``, and its old rows stay.
     """
-    ids: list[int] = []
+    ids: list[int | None] = []
     attrs_list: list[dict[str, Any]] = []
     for run in runs:
         ids.append(_run_id(run))
-        attrs_list.append(run.get("attributes") or {})
+        attrs_list.append(_attributes(run))
 
     run_columns: dict[str, Any] = {"id": ids}
-    for name in RUNS_SCHEMA.names[1:]:
-        values = [a.get(name) for a in attrs_list]
-        run_columns[name] = timestamps(values, source=SOURCE, field=name) if name in _RUN_TIMESTAMPS else values
-    tables = {RUNS_TABLE: table(RUNS_SCHEMA, run_columns, source=SOURCE)}
+    for name in RUNS_SCHEMA.names[1:-1]:
+        run_columns[name] = [a.get(name) for a in attrs_list]
+    run_extras = run_columns[EXTRA_FIELDS] = unknown_fields_each(attrs_list, _RUN_ATTRIBUTES)
 
-    metrics: dict[str, list[Any]] = {name: [] for name in METRICS_SCHEMA.names}
-    params: dict[str, list[Any]] = {name: [] for name in KEY_VALUE_SCHEMA.names}
-    tags: dict[str, list[Any]] = {name: [] for name in KEY_VALUE_SCHEMA.names}
-    for run_id, attrs in zip(ids, attrs_list, strict=True):
-        summaries = _unique_by_key(attrs.get("metric_summaries"))
-        for summary in summaries:
-            metrics["run_id"].append(run_id)
-            metrics["key"].append(summary["key"])
-            for name in _METRIC_FIELDS:
-                metrics[name].append(summary.get(name))
-            metrics[TOMBSTONE].append(None)
-        _key_values(params, run_id, _unique_by_key(attrs.get("params")))
-        _key_values(tags, run_id, _unique_by_key(attrs.get("tags")))
-        if tombstones:
-            for columns, items in (
-                (metrics, summaries),
-                (params, attrs.get("params")),
-                (tags, attrs.get("tags")),
-            ):
-                if not items:
-                    _tombstone(columns, run_id)
-    tables[METRICS_TABLE] = table(METRICS_SCHEMA, metrics, source=SOURCE)
-    tables[PARAMS_TABLE] = table(KEY_VALUE_SCHEMA, params, source=SOURCE)
-    tables[TAGS_TABLE] = table(KEY_VALUE_SCHEMA, tags, source=SOURCE)
+    children: dict[str, tuple[list[int | None], list[dict[str, Any]]]] = {name: ([], []) for name in _CHILD_LISTS}
+    for row, (run_id, attrs) in enumerate(zip(ids, attrs_list, strict=True)):
+        for name, (run_ids, entries) in children.items():
+            items = attrs.get(name)
+            try:
+                items = _unique_by_key(items)
+            except _NotObjects:
+                issues.add(RUNS_TABLE, name, "shape", example=items)
+                run_extras[row] = {**(run_extras[row] or {}), name: items}
+                continue
+            if items:
+                run_ids.extend([run_id] * len(items))
+                entries.extend(items)
+            elif tombstones:
+                run_ids.append(run_id)
+                entries.append(_TOMBSTONE_ROW)
+    tables = {RUNS_TABLE: table(RUNS_SCHEMA, run_columns, name=RUNS_TABLE, issues=issues, required=_REQUIRED)}
+    for name, (run_ids, entries) in children.items():
+        child = _CHILD_LISTS[name]
+        schema = CHILD_SCHEMAS[child]
+        tables[child] = table(
+            schema, _child_columns(schema, run_ids, entries), name=child, issues=issues, required=("key",),
+            marker=TOMBSTONE,
+        )  # fmt: skip
     return tables
 
 
-def _run_id(run: dict[str, Any]) -> int:
-    try:
-        return int(run["id"])
-    except (KeyError, TypeError, ValueError):
-        raise UpstreamError(
-            SOURCE,
-            f"a Model Lab run has no usable id ({str(run.get('id'))[:40]!r})",
-            "The API may have changed; run with --debug and report the response.",
-        ) from None
+def _child_columns(schema: pa.Schema, run_ids: list[int | None], entries: list[dict[str, Any]]) -> dict[str, list[Any]]:
+    """A child table's columns, built column by column over the entries of a whole batch."""
+    columns: dict[str, list[Any]] = {
+        "run_id": run_ids,
+        TOMBSTONE: [True if e is _TOMBSTONE_ROW else None for e in entries],
+    }
+    fields = [name for name in schema.names if name not in (*columns, EXTRA_FIELDS)]
+    for name in fields:
+        columns[name] = [entry.get(name) for entry in entries]
+    columns[EXTRA_FIELDS] = unknown_fields_each(entries, frozenset(fields))
+    return columns
 
 
-def _unique_by_key(items: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Entries keyed by ``key``; a repeated key keeps its last value (a run has one of each)."""
-    if not items:
+def _run_id(run: Any) -> int | None:
+    """The run's id (an integer, sent as text); None when it has none that can be merged on."""
+    value = run.get("id") if isinstance(run, dict) else None
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    return value if type(value) is int else None
+
+
+def _attributes(run: dict[str, Any]) -> dict[str, Any]:
+    """The run's attributes; anything but an object is kept whole (it lands in extra_fields)."""
+    attrs = run.get("attributes")
+    return attrs if isinstance(attrs, dict) else {} if attrs is None else {"attributes": attrs}
+
+
+def _updated_at(run: Any) -> datetime | None:
+    """The run's ``updated_at``; None when missing or unusable (the run is kept, outside the cursor logic)."""
+    return cursor_time(_attributes(run).get("updated_at")) if isinstance(run, dict) else None
+
+
+class _NotObjects(Exception):
+    """A child list (metric_summaries, params, tags) that is not a list of objects."""
+
+
+def _unique_by_key(items: Any) -> list[dict[str, Any]]:
+    """Entries keyed by ``key``; a repeated key keeps its last value (a run has one of each).
+
+    Entries whose key is missing or not text are all kept (the table reports them). Raises
+    _NotObjects for anything but null or a list of objects, found without a check per entry.
+    """
+    if items is None:
         return []
-    by_key = {item["key"]: item for item in items}
-    return list(by_key.values()) if len(by_key) != len(items) else items
-
-
-def _key_values(columns: dict[str, list[Any]], run_id: int, items: Iterable[dict[str, Any]]) -> None:
-    for item in items:
-        columns["run_id"].append(run_id)
-        columns["key"].append(item["key"])
-        columns["value"].append(item.get("value"))
-        columns[TOMBSTONE].append(None)
-
-
-def _tombstone(columns: dict[str, list[Any]], run_id: int) -> None:
-    for name, values in columns.items():
-        values.append(run_id if name == "run_id" else True if name == TOMBSTONE else None)
+    if type(items) is not list:
+        raise _NotObjects
+    try:
+        if len({item["key"] for item in items}) == len(items):
+            return items
+    except (KeyError, TypeError):  # an entry without a key, with an unhashable one, or not an object
+        pass
+    try:
+        by_key = {key if isinstance(key := item.get("key"), str) else id(item): item for item in items}
+    except AttributeError:
+        raise _NotObjects from None
+    return list(by_key.values())
 
 
 class ModelLabReader:
@@ -241,6 +287,7 @@ class ModelLabReader:
         self._batch: list[dict[str, Any]] = []
         self.status_of: dict[int, str] = {}
         self.warnings: list[str] = []
+        self.issues = DataIssues(SOURCE)  # records that did not fit the tables: warnings at the end
 
     # -- entry points -------------------------------------------------------------------
 
@@ -259,6 +306,7 @@ class ModelLabReader:
         yield from self._refresh_unfinished()
         yield from self._flush()
         self._remember_statuses()
+        self.warnings.extend(self.issues.warnings())
 
     def backfill(self, run_ids: Sequence[int]) -> Iterator[tuple[str, pa.Table]]:
         """Read exactly these runs by id; cursors stay where they are."""
@@ -276,6 +324,7 @@ class ModelLabReader:
         yield from self._emit(runs)
         yield from self._flush()
         self._remember_statuses()
+        self.warnings.extend(self.issues.warnings())
 
     # -- walks --------------------------------------------------------------------------
 
@@ -285,18 +334,27 @@ class ModelLabReader:
         if not top.runs:
             part.update(cursor=None, needs_full_walk=False)
             return
-        high_water = top.runs[0]["attributes"]["updated_at"]
+        # Without a usable updated_at on the newest run there is no mark: the next sync walks everything again.
+        high_water = top.runs[0]["attributes"]["updated_at"] if _updated_at(top.runs[0]) else None
+        if high_water is None:
+            self.warnings.append(
+                f"the newest Model Lab run ({key}) has no usable updated_at, so this sync sets no cursor and the "
+                "next one reads the whole list again"
+            )
         for attempt in range(1, MODEL_LAB_MAX_FULL_WALKS + 1):
             read: set[int] = set()
+            unkeyed = 0  # runs without a usable id still count towards the total
             disturbed = False
             previous_total: int | None = None
             for page in iter_run_pages(self.client, {**query, "sort": "created_at"}, prefetch=True):
                 self.on_page(_pages_label(key), page.number + 1, _page_count(page.total))
                 disturbed |= previous_total is not None and page.total < previous_total
                 previous_total = page.total
-                read.update(_run_id(run) for run in page.runs)
+                ids = [_run_id(run) for run in page.runs]
+                read.update(i for i in ids if i is not None)
+                unkeyed += ids.count(None)
                 yield from self._emit(page.runs)
-            if previous_total is not None and len(read) < previous_total:
+            if previous_total is not None and len(read) + unkeyed < previous_total:
                 disturbed = True
             if not disturbed:
                 break
@@ -321,31 +379,42 @@ class ModelLabReader:
             self.on_page(_pages_label(key), page.number + 1, None)
             if not page.runs:
                 break
-            stamps = [parse_timestamp(run["attributes"]["updated_at"]) for run in page.runs]
+            # Runs without a usable updated_at are loaded but take no part in the order and the cursor.
+            dated = [(stamp, run) for run in page.runs if (stamp := _updated_at(run)) is not None]
+            stamps = [stamp for stamp, _ in dated]
             _check_descending(stamps, previous_last)
-            if previous_total is None and stamps[0] > parse_timestamp(new_cursor):
-                new_cursor = page.runs[0]["attributes"]["updated_at"]
+            if previous_total is None and stamps and stamps[0] > parse_timestamp(new_cursor):
+                new_cursor = dated[0][1]["attributes"]["updated_at"]
             disturbed |= previous_total is not None and page.total < previous_total
-            previous_total, previous_last = page.total, stamps[-1]
+            previous_total, previous_last = page.total, stamps[-1] if stamps else previous_last
             yield from self._emit(page.runs)
-            if stamps[-1] < stop_below:
+            if stamps and stamps[-1] < stop_below:
                 break
         # A shrinking list may have shifted a row past us: keep the old mark so the next sync
         # covers the same stretch again.
         part.update(cursor=cursor if disturbed else new_cursor, needs_full_walk=False)
 
     def _refresh_unfinished(self) -> Iterator[tuple[str, pa.Table]]:
+        """Unfinished runs by id, a few requests in flight (the org's pacer still spaces them)."""
         pending = sorted(int(i) for i in self.state.get("unfinished", []) if int(i) not in self.seen)
         not_found = self.state.setdefault("not_found", {})
-        for done, run_id in enumerate(pending, 1):
-            self.on_page("unfinished runs by id", done, len(pending))
-            try:
-                run = get_run(self.client, run_id)
-            except NotFoundError:
-                not_found[str(run_id)] = datetime.now(UTC).isoformat()
-                self.status_of[run_id] = "deleted"
-                continue
-            yield from self._emit([run])
+        pool = ThreadPoolExecutor(max_workers=REFRESH_CONCURRENCY, thread_name_prefix="unfinished")
+        try:
+            for done, (run_id, run) in enumerate(zip(pending, pool.map(self._run_or_none, pending), strict=True), 1):
+                self.on_page("unfinished runs by id", done, len(pending))
+                if run is None:
+                    not_found[str(run_id)] = datetime.now(UTC).isoformat()
+                    self.status_of[run_id] = "deleted"
+                    continue
+                yield from self._emit([run])
+        finally:
+            pool.shutdown(cancel_futures=True)
+
+    def _run_or_none(self, run_id: int) -> dict[str, Any] | None:
+        try:
+            return get_run(self.client, run_id)
+        except NotFoundError:
+            return None
 
     # -- output -------------------------------------------------------------------------
 
@@ -356,10 +425,14 @@ class ModelLabReader:
         """
         for run in runs:
             run_id = _run_id(run)
+            if run_id is None:
+                self.issues.add(RUNS_TABLE, "id", "unkeyed", example=run.get("id") if isinstance(run, dict) else run)
+                continue
             if run_id in self.seen:
                 continue
             self.seen.add(run_id)
-            self.status_of[run_id] = (run.get("attributes") or {}).get("status") or ""
+            status = _attributes(run).get("status")
+            self.status_of[run_id] = status if isinstance(status, str) else ""
             self._batch.append(run)
         if len(self._batch) >= EMIT_BATCH_RUNS:
             yield from self._flush()
@@ -367,7 +440,7 @@ class ModelLabReader:
     def _flush(self) -> Iterator[tuple[str, pa.Table]]:
         if self._batch:
             batch, self._batch = self._batch, []
-            yield from run_tables(batch, tombstones=self.merge).items()
+            yield from run_tables(batch, tombstones=self.merge, issues=self.issues).items()
 
     def _remember_statuses(self) -> None:
         unfinished = {int(i) for i in self.state.get("unfinished", [])}
@@ -389,13 +462,6 @@ def _pages_label(partition: str) -> str:
 
 def _page_count(total: int) -> int:
     return max(1, -(-total // MODEL_LAB_PAGE_SIZE))
-
-
-def is_descending(stamps: list[datetime], previous_last: datetime | None) -> bool:
-    """Newest first within the page, and not newer than the last row of the previous page."""
-    if previous_last is not None and stamps and stamps[0] > previous_last:
-        return False
-    return all(a >= b for a, b in itertools.pairwise(stamps))
 
 
 def _check_descending(stamps: list[datetime], previous_last: datetime | None) -> None:

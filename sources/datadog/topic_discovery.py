@@ -2,7 +2,8 @@
 
 The endpoint has no pagination and no time filter; one call per configuration id returns its
 whole history, merged on run id. Each row carries the configuration snapshot the run used, one
-column per field, so the history shows what changed between runs.
+column per field, so the history shows what changed between runs. Fields of the run or of its
+snapshot without a column go to ``extra_fields`` (the snapshot's under ``config_snapshot``).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from sources.arrow_tables import TIMESTAMP, table, timestamps
+from sources.arrow_tables import EXTRA_FIELD, EXTRA_FIELDS, TIMESTAMP, DataIssues, table, unknown_fields
 from sources.datadog.client import SOURCE, list_patterns_runs
 from sources.errors import ConfigError, NotFoundError
 from sources.http_client import ApiClient
@@ -32,13 +33,19 @@ SCHEMA = pa.schema(
         pa.field("model_name", pa.string()),
         pa.field("integration_provider", pa.string()),
         pa.field("account_id", pa.string()),
+        EXTRA_FIELD,
     ]
 )
-SNAPSHOT_FIELDS = SCHEMA.names[5:]
+SNAPSHOT_FIELDS = SCHEMA.names[5:-1]
+_RUN_FIELDS = frozenset(("id", "status", "created_at", "completed_at", "config_snapshot"))
+_SNAPSHOT_FIELDS = frozenset(SNAPSHOT_FIELDS)
 
 
 def read_runs(
-    client: ApiClient, config_ids: Sequence[str], on_page: Callable[[str, int, int | None], None]
+    client: ApiClient,
+    config_ids: Sequence[str],
+    on_page: Callable[[str, int, int | None], None],
+    issues: DataIssues,
 ) -> Iterator[pa.Table]:
     """One table per configuration. An unknown configuration id is a configuration error."""
     for done, config_id in enumerate(config_ids, 1):
@@ -54,18 +61,26 @@ def read_runs(
         on_page("topic-discovery configurations", done, len(config_ids))
         runs: list[dict[str, Any]] = (data.get("attributes") or {}).get("runs") or []
         if runs:
-            yield _table(config_id, runs)
+            yield _table(config_id, runs, issues)
 
 
-def _table(config_id: str, runs: list[dict[str, Any]]) -> pa.Table:
-    snapshots = [run.get("config_snapshot") or {} for run in runs]
+def _table(config_id: str, runs: list[Any], issues: DataIssues) -> pa.Table:
+    runs = [run if isinstance(run, dict) else {"id": None} for run in runs]  # not an object: reported as keyless
+    snapshots = [run.get("config_snapshot") for run in runs]
     columns: dict[str, Any] = {
         "id": [run.get("id") for run in runs],
         "config_id": [config_id] * len(runs),
-        "status": [run.get("status") for run in runs],
-        "created_at": timestamps([run.get("created_at") for run in runs], source=SOURCE, field="created_at"),
-        "completed_at": timestamps([run.get("completed_at") for run in runs], source=SOURCE, field="completed_at"),
+        **{name: [run.get(name) for run in runs] for name in ("status", "created_at", "completed_at")},
+        **{name: [s.get(name) if isinstance(s, dict) else None for s in snapshots] for name in SNAPSHOT_FIELDS},
+        EXTRA_FIELDS: [_extra(run, snapshot) for run, snapshot in zip(runs, snapshots, strict=True)],
     }
-    for name in SNAPSHOT_FIELDS:
-        columns[name] = [snapshot.get(name) for snapshot in snapshots]
-    return table(SCHEMA, columns, source=SOURCE)
+    return table(SCHEMA, columns, name=TABLE, issues=issues, required=("status", "created_at"))
+
+
+def _extra(run: dict[str, Any], snapshot: Any) -> dict[str, Any] | None:
+    """Fields of the run without a column; the snapshot's own under ``config_snapshot`` (whole if not an object)."""
+    extra = unknown_fields(run, _RUN_FIELDS) or {}
+    inner = unknown_fields(snapshot, _SNAPSHOT_FIELDS) if isinstance(snapshot, dict) else snapshot
+    if inner is not None:
+        extra["config_snapshot"] = inner
+    return extra or None

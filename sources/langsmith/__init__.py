@@ -16,7 +16,7 @@ from dlt.sources import DltResource
 
 from sources.arrow_tables import parse_timestamp
 from sources.errors import ConfigError
-from sources.http_client import SourceStats, validate_base_url
+from sources.http_client import DEFAULT_ATTEMPTS, RetryPolicy, SourceStats, validate_base_url
 from sources.langsmith.client import SOURCE, make_client
 from sources.langsmith.runs import RunQuery, RunsReader, json_columns, normalize_selects
 from sources.langsmith.settings import (
@@ -49,6 +49,7 @@ def langsmith(
     window_hours: int = DEFAULT_WINDOW_HOURS,
     concurrency: int = DEFAULT_CONCURRENCY,
     workspace_id: str | None = None,
+    http_max_attempts: int = DEFAULT_ATTEMPTS,
     full_refresh: bool = False,
     stats: SourceStats | None = None,
 ) -> list[DltResource]:
@@ -63,6 +64,7 @@ def langsmith(
         selects: fields to read (ID, START_TIME, END_TIME and STATUS are always added).
         window_hours, concurrency: backfills are cut into windows of this many hours, this
             many fetched at once.
+        http_max_attempts: tries per request before a transient fault (429, 5xx, network) fails the sync.
         full_refresh: read everything from ``initial_start`` again and replace the table.
         stats: collects requests, progress and warnings for the caller.
     """
@@ -90,11 +92,16 @@ def langsmith(
     @dlt.resource(
         name=RUNS_RESOURCE,
         primary_key="id",
-        write_disposition="merge",
+        # Windows are disjoint in start_time, a restarted walk skips the ids it already passed and
+        # the pending refresh skips runs the walk saw: a load never holds a run twice, so dlt can
+        # skip its ROW_NUMBER() dedup over the staged rows (the peak of memory in the load).
+        write_disposition={"disposition": "merge", "strategy": "delete-insert", "deduplicated": True},
         columns={name: {"data_type": "json"} for name in json_columns(tokens)},
     )
     def runs() -> Iterator[pa.Table]:
-        with make_client(api_key=api_key, base_url=url, workspace_id=workspace_id, stats=stats) as client:
+        with make_client(
+            api_key=api_key, base_url=url, workspace_id=workspace_id, stats=stats, retry=RetryPolicy(http_max_attempts)
+        ) as client:
             reader = RunsReader(
                 client,
                 dlt.current.resource_state(),

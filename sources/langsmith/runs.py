@@ -39,12 +39,22 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources.arrow_tables import TIMESTAMP, parse_timestamp, table, timestamps
+from sources.arrow_tables import (
+    EXTRA_FIELD,
+    EXTRA_FIELDS,
+    TIMESTAMP,
+    DataIssues,
+    json_texts,
+    parse_timestamp,
+    table,
+    unknown_fields_each,
+)
 from sources.errors import ConfigError, UpstreamError
 from sources.http_client import ApiClient
 from sources.langsmith.client import SOURCE, iter_run_pages
 from sources.langsmith.settings import PAGE_SIZE, SELECT_TOKENS
 from sources.langsmith.windows import Window, fetch_in_order, plan_windows
+from sources.paging import RESTART, restartable
 
 log = logging.getLogger("runyard.langsmith")
 
@@ -113,6 +123,12 @@ JSON_TOKENS = frozenset(
         "FEEDBACK_STATS",
     }
 )  # fmt: skip
+# Fields with a select token go to their column when selected and are dropped when not (some are
+# opt-in on purpose), as is query_metadata (about the query's match, not the run); any other
+# non-null field of a run goes to extra_fields.
+_KNOWN_FIELDS = frozenset(token.lower() for token in COLUMN_TYPES) | {"query_metadata"}
+_REQUIRED = ("name", "run_type", "status", "start_time", "trace_id", "project_id")  # when selected
+TABLE = "runs"  # the resource's name, for warnings
 
 
 def normalize_selects(selects: Iterable[str]) -> tuple[str, ...]:
@@ -132,35 +148,34 @@ def normalize_selects(selects: Iterable[str]) -> tuple[str, ...]:
 
 
 def run_schema(selects: Sequence[str]) -> pa.Schema:
-    """The Arrow schema of the runs table for these (normalized) selects: one column per token."""
+    """The Arrow schema of the runs table for these (normalized) selects: one column per token, then extra_fields."""
     return pa.schema(
-        [pa.field(token.lower(), COLUMN_TYPES[token], nullable=token != "ID") for token in selects],
+        [*(pa.field(token.lower(), COLUMN_TYPES[token], nullable=token != "ID") for token in selects), EXTRA_FIELD],
     )
 
 
 def json_columns(selects: Sequence[str]) -> list[str]:
     """Columns that hold JSON text (to be hinted ``data_type: json``)."""
-    return [token.lower() for token in selects if token in JSON_TOKENS]
+    return [*(token.lower() for token in selects if token in JSON_TOKENS), EXTRA_FIELDS]
 
 
-def runs_table(items: Sequence[Mapping[str, Any]], schema: pa.Schema, json_names: frozenset[str]) -> pa.Table:
-    """Shape run objects into ``schema``: absent and ``null`` both load as NULL."""
+def runs_table(items: Sequence[Any], schema: pa.Schema, json_names: frozenset[str], issues: DataIssues) -> pa.Table:
+    """Shape run objects into ``schema``: absent and ``null`` both load as NULL.
+
+    Runs without an id are left out, and values that do not fit are kept in extra_fields;
+    both are reported through ``issues``.
+    """
+    if not set(map(type, items)) <= {dict}:
+        items = [item if isinstance(item, dict) else {} for item in items]  # not an object: a run without an id
     columns: dict[str, Any] = {}
     for f in schema:
+        if f.name == EXTRA_FIELDS:
+            columns[f.name] = unknown_fields_each(items, _KNOWN_FIELDS)
+            continue
         values = [item.get(f.name) for item in items]
-        if f.name in json_names:
-            columns[f.name] = [None if v is None else orjson.dumps(v).decode() for v in values]
-        elif f.type == TIMESTAMP:
-            columns[f.name] = timestamps(values, source=SOURCE, field=f.name)
-        else:
-            columns[f.name] = values
-    if any(v is None for v in columns["id"]):
-        raise UpstreamError(
-            SOURCE,
-            "a run came back without an id although ID was selected",
-            "The API may have changed; run with --debug and report the response.",
-        )
-    return table(schema, columns, source=SOURCE)
+        columns[f.name] = json_texts(values) if f.name in json_names else values
+    required = [name for name in _REQUIRED if name in schema.names]
+    return table(schema, columns, name=TABLE, issues=issues, required=required)
 
 
 @dataclass(frozen=True)
@@ -240,6 +255,7 @@ class RunsReader:
         self.now = now
         self.on_progress = on_progress or (lambda _label, _done, _total: None)
         self.warnings: list[str] = []
+        self.issues = DataIssues(SOURCE)  # runs that did not fit the table: warnings at the end (thread-safe)
 
     def sync(self, *, full: bool) -> Iterator[pa.Table]:
         """The window walk, then the pending runs the walk did not see, in batches of ~1000 rows."""
@@ -267,6 +283,7 @@ class RunsReader:
                 f"{gone} run(s) pending at the last sync were not found any more (deleted, past the "
                 "project's retention, or outside the configured projects); their rows keep their last state"
             )
+        self.warnings.extend(self.issues.warnings())
         self.state.update(
             cursor=rfc3339(max(self.now, cursor or self.now)),
             pending=tracker.pending,
@@ -298,9 +315,21 @@ class RunsReader:
         }
         previous: datetime | None = None
         pages = runs = 0
-        for items in iter_run_pages(self.client, body):
-            page = runs_table(items, self.schema, self._json)
+        passed: set[str] = set()  # ids already handed on, so a walk that starts over sends none twice
+        walk = restartable(
+            lambda: iter_run_pages(self.client, body),
+            label=f"runs window [{body['min_start_time']}, {body['max_start_time']})",
+            warnings=self.warnings,
+        )
+        for items in walk:
+            if items is RESTART:  # the API refused a cursor: this window is walked again from the top
+                previous = None
+                continue
+            page = runs_table(items, self.schema, self._json, self.issues)
             previous = _check_page_order(page["start_time"], low, high, previous)
+            if passed:
+                page = page.filter(pc.invert(pc.is_in(page["id"], value_set=pa.array(list(passed), pa.string()))))
+            passed.update(page["id"].to_pylist())
             pages, runs = pages + 1, runs + page.num_rows
             yield page
         log.debug("window [%s, %s): %d runs in %d pages", body["min_start_time"], body["max_start_time"], runs, pages)
@@ -318,13 +347,16 @@ class RunsReader:
                 "max_start_time": rfc3339(parse_timestamp(batch[-1][1]) + timedelta(seconds=1)),
             }
             for items in iter_run_pages(self.client, body):
-                yield runs_table(items, self.schema, self._json)
+                yield runs_table(items, self.schema, self._json, self.issues)
             self.on_progress("pending runs", done, len(batches))
         log.debug("re-read %d pending runs in %d batches", len(ordered), len(batches))
 
 
 class _PendingTracker:
-    """Which runs are still pending after this sync, and which previously pending ones were seen."""
+    """Which runs are still pending after this sync, and which previously pending ones were seen.
+
+    A pending run without a start time is not tracked: re-reading it by id needs its window.
+    """
 
     def __init__(self, known: Mapping[str, str]) -> None:
         self._known = pa.array(list(known), type=pa.string())
@@ -341,7 +373,7 @@ class _PendingTracker:
         done = page.filter(pc.invert(running))["id"].to_pylist()
         for run_id in done:
             self.pending.pop(run_id, None)
-        started = page.filter(running)
+        started = page.filter(pc.and_(running, pc.is_valid(page["start_time"])))
         for run_id, start in zip(started["id"].to_pylist(), started["start_time"].to_pylist(), strict=True):
             self.pending[run_id] = rfc3339(start)
 
@@ -349,15 +381,19 @@ class _PendingTracker:
 def _check_page_order(
     starts: pa.ChunkedArray, low: datetime, high: datetime, previous: datetime | None
 ) -> datetime | None:
-    """Fail loudly if the API ignored the window or the ASC order; returns the page's last start."""
+    """Fail loudly if the API ignored the window or the ASC order; returns the page's last start.
+
+    Runs without a usable start time are loaded but take no part in this check.
+    """
+    if starts.null_count:
+        starts = starts.drop_null()
     if len(starts) == 0:
         return previous
     first, last = starts[0].as_py(), starts[-1].as_py()
     bounds = pc.min_max(starts)
     in_order = len(starts) < 2 or pc.all(pc.less_equal(starts[:-1], starts[1:])).as_py()
     if (
-        starts.null_count
-        or not in_order
+        not in_order
         or (previous is not None and first < previous)
         or bounds["min"].as_py() < low
         or bounds["max"].as_py() > high

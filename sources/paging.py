@@ -1,0 +1,53 @@
+"""Walk helpers every source shares: order checks and starting over when a cursor is refused."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import TypeVar
+
+from sources.errors import CursorRejected
+
+log = logging.getLogger("runyard.paging")
+
+T = TypeVar("T")
+
+# A walk whose cursor keeps being refused (expired while a long sync paged, or data moved under
+# it) starts over from its first page this many times before the sync gives up.
+MAX_CURSOR_RESTARTS = 3
+
+
+class Restart:
+    """Yielded by ``restartable`` before the first page of a walk that starts over."""
+
+
+RESTART = Restart()
+
+
+def restartable(
+    walk: Callable[[], Iterator[T]], *, label: str, warnings: list[str], max_restarts: int = MAX_CURSOR_RESTARTS
+) -> Iterator[T | Restart]:
+    """The pages of ``walk()``; when the service refuses a cursor, ``RESTART`` and then the walk again.
+
+    Only the affected walk starts over: the rest of the sync goes on. Consumers reset what they
+    track per walk (order checks) on ``RESTART`` and skip rows they already passed on.
+    """
+    for attempt in itertools.count():
+        try:
+            yield from walk()
+            return
+        except CursorRejected as exc:
+            if attempt >= max_restarts:
+                raise
+            log.info("%s: %s; reading it again from the first page", label, exc.cause)
+            warnings.append(f"{label}: {exc.cause}; read again from the first page")
+            yield RESTART
+
+
+def is_descending(stamps: list[datetime], previous_last: datetime | None) -> bool:
+    """Newest first within the page, and not newer than the last row of the previous page."""
+    if previous_last is not None and stamps and stamps[0] > previous_last:
+        return False
+    return all(a >= b for a, b in itertools.pairwise(stamps))
