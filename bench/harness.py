@@ -36,7 +36,7 @@ def sandbox_process(*options: str) -> Iterator[str]:
     proc = subprocess.Popen(command, stderr=subprocess.DEVNULL, cwd=ROOT)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 300
+        deadline = time.monotonic() + 900  # a frozen sandbox renders every run first
         while True:
             try:
                 httpx.get(f"{url}/_sandbox/health", timeout=1).raise_for_status()

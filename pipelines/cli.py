@@ -239,6 +239,8 @@ def sandbox(
     llm_obs_records_per_dataset: Annotated[int, typer.Option(help="Dataset records per dataset (mean).")] = 40,
     llm_obs_experiments_per_dataset: Annotated[int, typer.Option(help="Experiments per dataset (mean).")] = 4,
     recorded: Annotated[bool, typer.Option(help="Serve the recorded live Model Lab runs instead.")] = False,
+    rate_limit: Annotated[int, typer.Option(help="Datadog requests allowed per period (one org bucket).")] = 1200,
+    rate_limit_period: Annotated[int, typer.Option(help="Seconds per Datadog rate-limit period.")] = 10,
     frozen: Annotated[
         bool,
         typer.Option(
@@ -261,6 +263,8 @@ def sandbox(
         llm_obs_projects=llm_obs_projects,
         llm_obs_records_per_dataset=llm_obs_records_per_dataset,
         llm_obs_experiments_per_dataset=llm_obs_experiments_per_dataset,
+        rate_limit=rate_limit,
+        rate_limit_period_s=rate_limit_period,
         frozen=frozen,
     )
     if frozen:

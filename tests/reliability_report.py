@@ -2,8 +2,7 @@
 
     uv run python -m tests.reliability_report
 
-It runs the fault, crash, drift and security scenarios (tests/test_reliability.py,
-tests/test_drift.py, tests/test_security.py and the Prefect-log check in tests/test_flows.py)
+It runs the fault, crash, drift, bad-input and security scenarios (the tests named in SCENARIOS)
 and prints one Markdown row per scenario: what was done, the cases it covered, and the result.
 """
 
@@ -19,19 +18,24 @@ from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-MODULES = ("tests.test_reliability", "tests.test_drift", "tests.test_security")
+SCENARIOS = (
+    "tests/test_reliability.py",
+    "tests/test_drift.py",
+    "tests/test_config.py::test_malformed_settings_are_rejected",
+    "tests/test_config.py::test_langsmith_malformed_settings",
+    "tests/test_config.py::test_a_bad_site_is_rejected_even_with_a_base_url",
+    "tests/test_config.py::test_malformed_runyard_settings",
+    "tests/test_publish.py::test_a_program_holding_the_working_file_makes_sync_wait_then_fail_clearly",
+    "tests/test_security.py",
+    "tests/test_flows.py::test_credential_and_config_errors_fail_at_once_with_the_cli_message",
+)
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         junit = Path(tmp) / "junit.xml"
-        files = [
-            str(ROOT / (m.replace(".", "/") + ".py"))
-            for m in MODULES
-            if (ROOT / (m.replace(".", "/") + ".py")).exists()
-        ]
         completed = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                                    f"--junitxml={junit}", *files], cwd=ROOT)  # fmt: skip
+                                    f"--junitxml={junit}", *SCENARIOS], cwd=ROOT)  # fmt: skip
         cases = ElementTree.parse(junit).getroot().iter("testcase")
         scenarios: dict[tuple[str, str], list[tuple[str, str, float]]] = defaultdict(list)
         for case in cases:
