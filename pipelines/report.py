@@ -167,13 +167,11 @@ def _status_scale(statuses: set[str]) -> dict[str, Any]:
 # --- charts --------------------------------------------------------------------------------------
 
 
-def _langsmith_daily(value_sql: str, y: dict[str, Any], title: str) -> Callable[[duckdb.DuckDBPyConnection], dict]:
+def _langsmith_per_day(query: str, y: dict[str, Any], title: str) -> Callable[[duckdb.DuckDBPyConnection], dict]:
+    """A line per project of ``query``'s ``value`` by ``day`` (it selects day, project_id, value)."""
+
     def build(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-        values = _records(
-            con,
-            f"select strftime(usage_date, '%Y-%m-%d') as day, project_id, {value_sql} as value "
-            "from analytics.langsmith_daily_usage group by all order by 1, 2",
-        )
+        values = _records(con, query)
         for row in values:
             row["project"] = _short(row.pop("project_id") or "(none)")
         return {
@@ -192,32 +190,22 @@ def _langsmith_daily(value_sql: str, y: dict[str, Any], title: str) -> Callable[
     return build
 
 
-def _langsmith_error_rate(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    values = _records(
-        con,
-        "select strftime(run_date, '%Y-%m-%d') as day, project_id, "
-        "sum(error_count) / nullif(sum(finished_count), 0) as error_rate, sum(finished_count) as finished "
-        "from analytics.langsmith_error_breakdown group by all having sum(finished_count) > 0 order by 1, 2",
+def _langsmith_daily(value_sql: str, y: dict[str, Any], title: str) -> Callable[[duckdb.DuckDBPyConnection], dict]:
+    return _langsmith_per_day(
+        f"select strftime(usage_date, '%Y-%m-%d') as day, project_id, {value_sql} as value "
+        "from analytics.langsmith_daily_usage group by all order by 1, 2",
+        y,
+        title,
     )
-    for row in values:
-        row["project"] = _short(row.pop("project_id") or "(none)")
-    return {
-        "title": "LangSmith error rate per day and project",
-        "width": CHART_WIDTH,
-        "height": 220,
-        "data": {"values": values},
-        "mark": {"type": "line", "point": True},
-        "encoding": {
-            "x": _utc_day_axis("day", "day (UTC)"),
-            "y": {
-                "field": "error_rate",
-                "type": "quantitative",
-                "title": "error rate (% of finished runs)",
-                "axis": {"format": ".0%"},
-            },
-            "color": {"field": "project", "type": "nominal", "title": "project (id prefix)"},
-        },
-    }
+
+
+_langsmith_error_rate = _langsmith_per_day(
+    "select strftime(run_date, '%Y-%m-%d') as day, project_id, "
+    "sum(error_count) / nullif(sum(finished_count), 0) as value, sum(finished_count) as finished "
+    "from analytics.langsmith_error_breakdown group by all having sum(finished_count) > 0 order by 1, 2",
+    {"title": "error rate (% of finished runs)", "axis": {"format": ".0%"}},
+    "LangSmith error rate per day and project",
+)
 
 
 def _langsmith_latency(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
