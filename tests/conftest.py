@@ -39,6 +39,18 @@ def sandbox() -> Iterator[Sandbox]:
         yield box
 
 
+@pytest.fixture(scope="session")
+def everything_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every source synced from one sandbox, as the demo does; shared read-only by view and report tests."""
+    from pipelines.demo import sandbox_settings
+    from pipelines.sync import sync
+
+    db = tmp_path_factory.mktemp("everything") / "runyard.duckdb"
+    with Sandbox(model_lab_runs=300, langsmith_runs=1500, llm_obs_projects=2, llm_obs_records_per_dataset=20) as box:
+        sync(db, settings=sandbox_settings(box))
+    return db
+
+
 @pytest.fixture
 def db_path(tmp_path: Path) -> Path:
     return tmp_path / "runyard.duckdb"

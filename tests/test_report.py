@@ -35,18 +35,9 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def synced_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every source synced from one sandbox, as the demo does."""
-    db = tmp_path_factory.mktemp("report") / "runyard.duckdb"
-    with Sandbox(model_lab_runs=300, langsmith_runs=1500, llm_obs_projects=2, llm_obs_records_per_dataset=20) as box:
-        sync(db, settings=sandbox_settings(box))
-    return db
-
-
-@pytest.fixture(scope="module")
-def full_report(synced_db: Path) -> tuple[Path, ReportSummary]:
-    out = synced_db.with_name("report.html")
-    return out, write_report(synced_db, out)
+def full_report(everything_db: Path) -> tuple[Path, ReportSummary]:
+    out = everything_db.with_name("report.html")
+    return out, write_report(everything_db, out)
 
 
 @dataclass
@@ -250,8 +241,8 @@ def test_leaderboard_metric_and_direction(tmp_path: Path, keys: list[str], expec
     con.close()
 
 
-def test_report_command(synced_db: Path, tmp_path: Path) -> None:
-    result = run_cli("report", "--db", str(synced_db), "--out", str(tmp_path / "out" / "r.html"))
+def test_report_command(everything_db: Path, tmp_path: Path) -> None:
+    result = run_cli("report", "--db", str(everything_db), "--out", str(tmp_path / "out" / "r.html"))
 
     assert result.code == 0, result.stderr
     assert (tmp_path / "out" / "r.html").read_text().startswith("<!DOCTYPE html>")

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.demo import sandbox_settings
 from pipelines.sync import sync
 from pipelines.views import SQL_DIR
 from sandbox import Sandbox
@@ -34,15 +33,6 @@ def recorded_db(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[di
     with Sandbox(model_lab_recorded=True, langsmith_runs=10) as box:
         sync(db, settings=settings_for(box))
         return db, box.model_lab.truth()
-
-
-@pytest.fixture(scope="module")
-def everything_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Every source synced from one sandbox, as the demo does."""
-    db = tmp_path_factory.mktemp("views-all") / "runyard.duckdb"
-    with Sandbox(model_lab_runs=300, langsmith_runs=1500, llm_obs_projects=2, llm_obs_records_per_dataset=20) as box:
-        sync(db, settings=sandbox_settings(box))
-    return db
 
 
 def test_every_sql_file_has_a_grain_test() -> None:
