@@ -19,12 +19,14 @@ Prints a table per part and, at the end, each target with its measured value.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Callable
 from typing import Any
 
 from bench.harness import control, median, print_table, run_case, sandbox_process
 from bench.langsmith import LATENCY_S
+from sources.langsmith.runs import IDS_PER_REQUEST
 from sources.langsmith.settings import DEFAULT_CONCURRENCY
 
 Results = dict[str, list[dict[str, Any]]]
@@ -50,13 +52,24 @@ class Targets:
             print(f"{name:<72} {value:>10}  {'met' if ok else 'MISSED'}")
 
 
-def compare(module: str, url: str, repeat: int, cases: dict[str, tuple[str, str]]) -> Results:
+def compare(url: str, repeat: int, cases: dict[str, tuple[str, str]]) -> Results:
     """``cases``: label -> (bench module, case name); each run ``repeat`` times, interleaved."""
     results: Results = {label: [] for label in cases}
     for _ in range(repeat):
         for label, (case_module, case) in cases.items():
             results[label].append(run_case(case_module, case, url))
     return results
+
+
+def against_baselines(api: str) -> dict[str, tuple[str, str]]:
+    """runyard's sync of one API, the generic loads, the raw limit and the fetch+parse floor."""
+    return {
+        "runyard": (api, "runyard"),
+        "rest_api": ("baselines", f"rest_api/{api}"),
+        "rest_api+parquet": ("baselines", f"rest_api+parquet/{api}"),
+        "raw limit": ("baselines", f"raw/{api}"),
+        "fetch+parse": (api, "fetch+parse"),
+    }
 
 
 def main() -> None:
@@ -74,39 +87,15 @@ def main() -> None:
     with sandbox_process(
         *frozen, "--langsmith-runs", str(args.langsmith_runs), "--model-lab-runs", str(args.model_lab_runs)
     ) as url:
-        ls = compare(
-            "langsmith",
-            url,
-            args.repeat,
-            {
-                "runyard": ("langsmith", "runyard"),
-                "rest_api": ("baselines", "rest_api/langsmith"),
-                "rest_api+parquet": ("baselines", "rest_api+parquet/langsmith"),
-                "raw limit": ("baselines", "raw/langsmith"),
-                "fetch+parse": ("langsmith", "fetch+parse"),
-            },
-        )
-        ml = compare(
-            "model_lab",
-            url,
-            args.repeat,
-            {
-                "runyard": ("model_lab", "runyard"),
-                "rest_api": ("baselines", "rest_api/model_lab"),
-                "rest_api+parquet": ("baselines", "rest_api+parquet/model_lab"),
-                "raw limit": ("baselines", "raw/model_lab"),
-                "fetch+parse": ("model_lab", "fetch+parse"),
-            },
-        )
+        ls = compare(url, args.repeat, against_baselines("langsmith"))
+        ml = compare(url, args.repeat, against_baselines("model_lab"))
         control(
             url,
             "POST",
             "faults",
             {"kind": "latency", "seconds": LATENCY_S, "endpoint": "langsmith.query_runs", "count": None},
         )
-        slow = compare(
-            "langsmith", url, args.repeat, {"windows": ("langsmith", "runyard"), "one walk": ("langsmith", "one walk")}
-        )
+        slow = compare(url, args.repeat, {"windows": ("langsmith", "runyard"), "one walk": ("langsmith", "one walk")})
     print_table(f"LangSmith runs, {args.langsmith_runs:,} (default selects)", ls, "runs", "runs")
     print_table(f"Model Lab runs, {args.model_lab_runs:,}, with metrics, params and tags", ml, "runs", "runs")
     # Runs/s throughout: rows differ by design (the raw limit keeps Model Lab's lists inside the run).
@@ -181,7 +170,8 @@ def main() -> None:
     by_endpoint = last["requests_by_endpoint"]
     targets.check(
         "nothing new: LangSmith queries beyond pending refreshes (<= 1 per window walk)",
-        by_endpoint.get("langsmith.query_runs", 0) - -(-last["followed"]["langsmith pending runs"] // 1000),
+        by_endpoint.get("langsmith.query_runs", 0)
+        - math.ceil(last["followed"]["langsmith pending runs"] / IDS_PER_REQUEST),
         lambda v: v <= 1,
         "{:.0f}",
     )

@@ -1,7 +1,7 @@
 """Benchmark baselines: the same endpoints loaded with dlt's generic ``rest_api`` source, and the raw
 limit of fetching the pages and bulk-inserting their JSON into DuckDB.
 
-    uv run python -m bench.baselines [--langsmith-runs 200000] [--model-lab-runs 50000] [--repeat 1]
+Run by ``python -m bench`` (bench/__main__.py), which compares them with runyard on the same data.
 
 How much faster and leaner is runyard than wiring the same endpoints up with dlt's ``rest_api``
 source, and how close is it to the limit of parsing JSON and writing DuckDB? Every case reads the
@@ -28,9 +28,8 @@ RSS is its own (``bench.harness``). Cases:
   (``id``, ``type`` and an ``attributes`` STRUCT holding the lists), so ``rows`` counts runs only.
 
 Every case returns ``seconds``, ``runs``, ``rows``, ``rows_by_table``, ``bytes`` (JSON bodies
-received), ``requests`` and ``peak_rss_mb``. With ``--runyard`` (the default) runyard's own
-``runyard`` and ``fetch+parse`` cases from ``bench.langsmith`` and ``bench.model_lab`` run against
-the same sandbox, so the tables compare all of them.
+received), ``requests`` and ``peak_rss_mb``. The page walks and request bodies are
+``bench.langsmith``'s and ``bench.model_lab``'s (their fetch+parse floors use them too).
 
 Memory: ``rest_api`` loads DuckDB with dlt's default ``insert_values`` files, run as INSERT
 statements of up to 16 MB each, several tables' jobs at once (dlt's 20 load workers), and DuckDB
@@ -40,53 +39,25 @@ takes GBs for each: peak RSS 4.3 GB at 20k LangSmith runs, 9.5 GB at 200k; at 50
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import dlt
 import duckdb
-import httpx
-import orjson
 import pyarrow
 from dlt.sources.rest_api import rest_api_source
 
-from bench.harness import case_main, control, median, peak_rss_mb, print_table, run_case, sandbox_process
-from sources.datadog.settings import MODEL_LAB_PAGE_SIZE, MODEL_LAB_RUNS_PATH
-from sources.langsmith.runs import normalize_selects
-from sources.langsmith.settings import DEFAULT_SELECTS, PAGE_SIZE, QUERY_RUNS_PATH
+from bench import langsmith, model_lab
+from bench.harness import case_main, control, peak_rss_mb
+from sources.langsmith.settings import QUERY_RUNS_PATH
 
 LANGSMITH_RUNS = "langsmith.runs"
 MODEL_LAB_RUNS = "datadog.model_lab_runs"
-
-
-# -- the request bodies and parameters runyard's own sync sends ---------------------------------
-
-
-def langsmith_query(env: dict[str, str]) -> dict[str, Any]:
-    """The body of the first query: one walk from the sandbox's initial start to now, ascending."""
-    return {
-        "project_ids": env["SOURCES__LANGSMITH__PROJECT_IDS"].split(","),
-        "selects": list(normalize_selects(DEFAULT_SELECTS)),
-        "min_start_time": env["SOURCES__LANGSMITH__INITIAL_START"],
-        "max_start_time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
-        "sort_order": "ASC",
-        "page_size": PAGE_SIZE,
-    }
-
-
-def model_lab_params() -> dict[str, Any]:
-    return {"sort": "created_at", "page[size]": MODEL_LAB_PAGE_SIZE}
-
-
-def model_lab_headers(env: dict[str, str]) -> dict[str, str]:
-    return {"DD-API-KEY": env["DD_API_KEY"], "DD-APPLICATION-KEY": env["DD_APP_KEY"]}
 
 
 # -- dlt rest_api ---------------------------------------------------------------------------------
@@ -119,7 +90,7 @@ def langsmith_config(url: str, env: dict[str, str], received: Received) -> dict[
                 "endpoint": {
                     "path": QUERY_RUNS_PATH,
                     "method": "POST",
-                    "json": langsmith_query(env),
+                    "json": langsmith.query_body(env),
                     "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_body_path": "cursor"},
                     "data_selector": "items",
                     "response_actions": [received],
@@ -132,14 +103,14 @@ def langsmith_config(url: str, env: dict[str, str], received: Received) -> dict[
 def model_lab_config(url: str, env: dict[str, str], received: Received) -> dict[str, Any]:
     """Model Lab runs as a ``rest_api`` config: every list page, oldest first, page numbers from 0."""
     return {
-        "client": {"base_url": url, "headers": model_lab_headers(env)},
+        "client": {"base_url": url, "headers": model_lab.headers(env)},
         "resource_defaults": {"primary_key": "id", "write_disposition": "merge"},
         "resources": [
             {
                 "name": "model_lab_runs",
                 "endpoint": {
-                    "path": MODEL_LAB_RUNS_PATH,
-                    "params": model_lab_params(),
+                    "path": model_lab.RUNS_PATH,
+                    "params": dict(model_lab.PARAMS),
                     # The API gives no page count: meta.page.total counts runs, and last_number
                     # is the last page's 0-based index, which as total_path stops one page early
                     # (the paginator stops once the next number >= total + base_page) and
@@ -215,31 +186,6 @@ def case_rest_api_model_lab(url: str, **run_options: Any) -> dict[str, Any]:
 # -- the raw limit --------------------------------------------------------------------------------
 
 
-def langsmith_pages(url: str, env: dict[str, str]) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """One sequential cursor walk: each page's body and its parse (needed for the cursor anyway)."""
-    body = langsmith_query(env)
-    with httpx.Client(base_url=url, headers={"x-api-key": env["LANGSMITH_API_KEY"]}, timeout=60) as client:
-        while True:
-            content = client.post(QUERY_RUNS_PATH, json=body).raise_for_status().content
-            page = orjson.loads(content)
-            yield content, page
-            if not page.get("next_cursor"):
-                return
-            body["cursor"] = page["next_cursor"]
-
-
-def model_lab_pages(url: str, env: dict[str, str]) -> Iterator[tuple[bytes, dict[str, Any]]]:
-    """One walk over the list pages in order: each page's body and its parse."""
-    with httpx.Client(base_url=url, headers=model_lab_headers(env), timeout=60) as client:
-        number: int | None = 0
-        while number is not None:
-            params = {**model_lab_params(), "page[number]": number}
-            content = client.get(MODEL_LAB_RUNS_PATH, params=params).raise_for_status().content
-            page = orjson.loads(content)
-            yield content, page
-            number = page["meta"]["page"]["next_number"]
-
-
 def raw_load(url: str, pages: Callable[..., Iterator[tuple[bytes, dict[str, Any]]]], items: str, table: str) -> dict:
     """Each page's ``items`` made an Arrow table as it arrives; all of them one ``CREATE TABLE AS`` at the end.
 
@@ -271,12 +217,12 @@ def raw_load(url: str, pages: Callable[..., Iterator[tuple[bytes, dict[str, Any]
 
 def case_raw_langsmith(url: str) -> dict[str, Any]:
     """``raw/langsmith``: one table of the runs as the API sends them."""
-    return raw_load(url, langsmith_pages, "items", LANGSMITH_RUNS)
+    return raw_load(url, langsmith.pages, "items", LANGSMITH_RUNS)
 
 
 def case_raw_model_lab(url: str) -> dict[str, Any]:
     """``raw/model_lab``: one table of the ``data`` objects as they come; rows = runs."""
-    return raw_load(url, model_lab_pages, "data", MODEL_LAB_RUNS)
+    return raw_load(url, model_lab.pages, "data", MODEL_LAB_RUNS)
 
 
 CASES: dict[str, Callable[[str], dict[str, Any]]] = {
@@ -289,59 +235,5 @@ CASES: dict[str, Callable[[str], dict[str, Any]]] = {
 }
 
 
-def main() -> None:
-    if case_main(CASES, sys.argv):
-        return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--langsmith-runs", type=int, default=200_000)
-    parser.add_argument("--model-lab-runs", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument(
-        "--runyard",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="also run runyard's own cases (runyard, fetch+parse) against the same sandbox",
-    )
-    args = parser.parse_args()
-    sizes = {"langsmith": args.langsmith_runs, "model_lab": args.model_lab_runs}
-
-    def measure(url: str, api: str) -> dict[str, list[dict[str, Any]]]:
-        """This API's cases by short name (the table's first column is 16 wide): ours, then runyard's."""
-        cases = [("baselines", name) for name in CASES if name.endswith(f"/{api}")]
-        cases += [(api, name) for name in ("runyard", "fetch+parse")] if args.runyard else []
-        results = {}
-        for module, name in cases:
-            try:
-                results[name.split("/")[0]] = [run_case(module, name, url) for _ in range(args.repeat)]
-            except RuntimeError as e:  # e.g. killed for memory: report the others
-                print(f"warning: {name} failed and is left out: {str(e)[-500:]}", file=sys.stderr)
-        runs = {case: median(figures, "runs") for case, figures in results.items()}
-        if len(set(runs.values())) > 1:
-            print(f"warning: the {api} cases read different numbers of runs: {runs}", file=sys.stderr)
-        return results
-
-    options = ("--langsmith-runs", str(sizes["langsmith"]), "--model-lab-runs", str(sizes["model_lab"]))
-    with sandbox_process(*options) as url:
-        results = {api: measure(url, api) for api in sizes}
-    for api, title in (("langsmith", "LangSmith"), ("model_lab", "Model Lab")):
-        print_table(
-            f"{title}, {sizes[api]:,} runs from the sandbox on loopback into a new DuckDB file "
-            f"(median of {args.repeat})",
-            results[api], "runs", "runs",
-        )  # fmt: skip
-        for case, figures in results[api].items():
-            if tables := figures[0].get("rows_by_table"):
-                print(f"  {case}: " + ", ".join(f"{table} {count:,}" for table, count in tables.items()))
-        if "runyard" in results[api]:
-            ours = results[api]["runyard"]
-            for case, figures in results[api].items():
-                if case != "runyard":
-                    speed = (median(ours, "runs") / median(ours, "seconds")) / (
-                        median(figures, "runs") / median(figures, "seconds")
-                    )
-                    rss = median(ours, "peak_rss_mb") / median(figures, "peak_rss_mb")
-                    print(f"  runyard / {case}: {speed:.2f}x the runs/s, {rss:.2f}x the peak RSS")
-
-
 if __name__ == "__main__":
-    main()
+    case_main(CASES, sys.argv)

@@ -185,7 +185,7 @@ class Sandbox:
         if self.config.frozen:
             raise RuntimeError("the sandbox is frozen: its data never changes (start it without frozen)")
 
-    def warm(self, langsmith_selects: Iterable[str] = ("ID",)) -> dict[str, Any]:
+    def warm(self, langsmith_selects: Iterable[str]) -> dict[str, Any]:
         """Render every Model Lab run, and every LangSmith run for these select tokens, into the caches
         of a frozen sandbox, so that no page pays for rendering. Returns the counts and the seconds."""
         if not self.config.frozen:
@@ -278,7 +278,7 @@ class Sandbox:
             if transform is None or not 200 <= response.status < 300:
                 return response
             body = response.body  # parsed from JSON: a copy, as bodies may share store state
-            body = transform(orjson.loads(body if isinstance(body, bytes) else orjson.dumps(body)))
+            body = transform(orjson.loads(orjson.dumps(body)))
             return Response(response.status, body, response.headers)
 
         return wrapped
@@ -331,15 +331,6 @@ class Sandbox:
             if self.config.frozen:
                 return Response(409, {"errors": ["the sandbox is frozen: its data never changes"]})
             return Response(200, self.advance(**body))
-        if action == ("POST", "warm"):
-            if not self.config.frozen:
-                return Response(
-                    409, {"errors": ["only a frozen sandbox caches rendered runs (runyard sandbox --frozen)"]}
-                )
-            try:
-                return Response(200, self.warm(body.get("selects") or ["ID"]))
-            except ValueError as exc:
-                return Response(400, {"errors": [str(exc)]})
         if action == ("GET", "config"):
             config = {f.name: getattr(self.config, f.name) for f in fields(self.config)}
             return Response(200, json.loads(json.dumps(config, default=str)))

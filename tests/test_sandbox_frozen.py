@@ -62,9 +62,7 @@ def ls_pages(box: Sandbox, body: dict[str, Any]) -> list[Any]:
 
 
 def test_warm_fills_the_caches(frozen: Sandbox) -> None:
-    response = httpx.post(frozen.url + "/_sandbox/warm", json={"selects": list(normalize_selects(DEFAULT_SELECTS))})
-    assert response.status_code == 200, response.text
-    warmed = response.json()
+    warmed = frozen.warm(normalize_selects(DEFAULT_SELECTS))
     assert (warmed["langsmith_runs"], warmed["model_lab_runs"]) == (2500, 300)
     assert frozen.warm(["ID"])["langsmith_runs"] == 2500  # any other selects, in process
 
@@ -157,9 +155,8 @@ def test_frozen_data_cannot_change() -> None:
             box.after_requests("model_lab.list_runs", 1, model_lab={"new": 1})
         response = httpx.post(box.url + "/_sandbox/advance", json={"langsmith": {"new_traces": 1}})
         assert response.status_code == 409 and "frozen" in response.text
-    with Sandbox(**SIZES) as box:
-        response = httpx.post(box.url + "/_sandbox/warm", json={})
-        assert response.status_code == 409 and "frozen" in response.text
+    with Sandbox(**SIZES) as box, pytest.raises(RuntimeError, match="frozen"):
+        box.warm(["ID"])
 
 
 def test_cli_frozen_warms_before_answering() -> None:
