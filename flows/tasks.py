@@ -9,7 +9,6 @@ for each other instead of failing on DuckDB's own lock.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,8 +20,7 @@ from prefect.tasks import exponential_backoff
 
 from flows.report import log_result
 from pipelines.config import MissingCredentials
-from pipelines.registry import SOURCES
-from pipelines.sync import Settings, SyncResult, sync
+from pipelines.sync import SyncResult, sync
 from pipelines.warehouse import DatabaseError
 from sources.errors import TransientError
 
@@ -31,7 +29,6 @@ from sources.errors import TransientError
 # Configuration, credential and upstream errors fail the run at once with their own message.
 RETRIABLE: tuple[type[Exception], ...] = (TransientError, DatabaseError)
 RETRIES = 3
-TOPIC_DISCOVERY_SKIPPED = "topic-discovery runs skipped"  # the notice llm_obs gives without config ids
 
 
 def is_retriable(task: Task[Any, Any], task_run: TaskRun, state: State[Any]) -> bool:
@@ -63,22 +60,11 @@ def sync_source(
         skip_unconfigured: a source without credentials is skipped with a notice, as
             ``runyard sync`` does for every source when none is named, instead of failing.
     """
-    settings = None if topic_discovery else _without_topic_discovery(SOURCES[source].upstream)
     try:
-        [result] = sync(db, [source], full_refresh=full_refresh, settings=settings)
+        [result] = sync(db, [source], full_refresh=full_refresh, topic_discovery=topic_discovery)
     except MissingCredentials as exc:
         if not skip_unconfigured:
             raise
         result = SyncResult(source, "skipped", notices=[f"{exc.message} Skipped."])
-    if not topic_discovery:
-        result.notices = [n for n in result.notices if not n.startswith(TOPIC_DISCOVERY_SKIPPED)]
     log_result(result)
     return result
-
-
-def _without_topic_discovery(upstream: str) -> Settings:
-    """The configured settings with no topic-discovery config ids, which makes llm_obs leave those runs out."""
-    settings = Settings.from_config([upstream])
-    if settings.datadog is not None:
-        settings.datadog = replace(settings.datadog, topic_discovery_config_ids=())
-    return settings

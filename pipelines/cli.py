@@ -311,10 +311,11 @@ def report(
 
 
 def _warehouse(db: Path, destination: str | None) -> Any:
-    from pipelines.config import runyard_settings
+    from pipelines.config import destination_name
     from pipelines.destinations import open_warehouse
 
-    return open_warehouse(runyard_settings(db, destination=destination).destination, db)
+    # Only the destination: a reader must not trip over the sync's publish or memory settings.
+    return open_warehouse(destination_name(destination), db)
 
 
 @app.command()

@@ -145,9 +145,14 @@ class RunyardSettings:
     duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
 
 
+def destination_name(destination: str | None = None) -> str:
+    """The warehouse: the argument, else ``RUNYARD_DESTINATION`` / ``[runyard] destination``, else duckdb."""
+    return destination or _text("runyard.destination", alias="RUNYARD_DESTINATION") or "duckdb"
+
+
 def runyard_settings(db_path: Path, publish: Path | None = None, destination: str | None = None) -> RunyardSettings:
     """Arguments win over ``RUNYARD_<NAME>`` / ``[runyard] <name>`` settings, which win over defaults."""
-    destination = destination or _text("runyard.destination", alias="RUNYARD_DESTINATION") or "duckdb"
+    destination = destination_name(destination)
     target = publish or (Path(p) if (p := _text("runyard.publish", alias="RUNYARD_PUBLISH")) else None)
     if target is not None and destination != "duckdb":
         raise ConfigError(

@@ -7,8 +7,8 @@ one writer at a time, sessions for SQL) and never to a driver directly:
   (``pipelines.warehouse``); created in a storage version BI tools read.
 - ``SqlWarehouse``: a server destination dlt supports, credentials the dlt way
   (``DESTINATION__POSTGRES__CREDENTIALS=postgresql://...`` or ``[destination.postgres.credentials]``
-  in ``.dlt/secrets.toml``); SQL through dlt's own sql client; loads in bulk (PostgreSQL: csv
-  through COPY). On PostgreSQL one writer at a time is kept by an advisory lock. PostgreSQL is
+  in ``.dlt/secrets.toml``); SQL through dlt's own sql client; loads in bulk (PostgreSQL: parquet
+  through ADBC's COPY). On PostgreSQL one writer at a time is kept by an advisory lock. PostgreSQL is
   tested; other dlt SQL destinations are expected to work by the same mechanism.
 """
 
@@ -27,7 +27,7 @@ import duckdb
 from dlt.common.destination import Destination
 
 from pipelines import warehouse
-from sources.errors import ConfigError, SyncError, redact, secrets
+from sources.errors import ConfigError, SyncError, causes, redact, secrets
 
 DUCKDB = "duckdb"
 # Server destinations whose load paths take Arrow data in bulk: the file format dlt should write.
@@ -37,7 +37,7 @@ BULK_FORMATS = {"postgres": "parquet"}
 # full disk between the two statements lost the table's rows until the next sync. Both databases
 # are transactional: ask dlt to wrap each merge job in one. Other destinations keep dlt's choice.
 ATOMIC_MERGE = {"supports_transactions": True}
-TRANSACTIONAL = {DUCKDB, "postgres"}
+TRANSACTIONAL = {"postgres"}  # of the SQL destinations; DuckDB always gets it
 _ADVISORY_LOCK_KEY = 0x72756E79  # "runy": one runyard writer per PostgreSQL database
 
 
@@ -68,9 +68,7 @@ class DuckDBSession(Session):
         self.con = con
 
     def query(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
-        result = self.con.execute(sql)
-        columns = [d[0] for d in result.description] if result.description else []
-        return columns, result.fetchall() if result.description else []
+        return warehouse.query(self.con, sql)
 
     def execute(self, sql: str) -> None:
         self.con.execute(sql)
@@ -131,7 +129,7 @@ class Warehouse(ABC):
     def reading(self) -> Iterator[Session]: ...
 
     def error(self, exc: BaseException) -> SyncError | None:
-        """The paragraph for a destination error found in a failure's causes, if it is one."""
+        """The paragraph for ``exc`` if it is an error of this destination (callers walk the causes)."""
         return None
 
 
@@ -241,7 +239,7 @@ class SqlWarehouse(Warehouse):
             except SyncError:
                 raise
             except Exception as exc:
-                mapped = self.error(exc)
+                mapped = next(filter(None, map(self.error, causes(exc))), None)
                 if mapped is None:
                     raise
                 raise mapped from None
@@ -278,33 +276,20 @@ class SqlWarehouse(Warehouse):
                     session.execute("rollback")
 
     def error(self, exc: BaseException) -> SyncError | None:
-        for current in causes(exc):
-            # Connection-level trouble only (refused, authentication, unknown database, server gone);
-            # a SQL error is not a reason to check the server.
-            if type(current).__name__ in ("OperationalError", "InterfaceError") and (
-                type(current).__module__.startswith(("psycopg2", "adbc_driver"))
-            ):
-                first = redact(str(current).strip().splitlines()[0] if str(current).strip() else type(current).__name__)
-                return warehouse.DatabaseError(
-                    self.kind,
-                    f"the {self.describe()} cannot be used: {first}",
-                    "Check that the server is running and reachable, the database exists, and the user name and "
-                    "password in DESTINATION__POSTGRES__CREDENTIALS are right; the tables keep their previous "
-                    "contents and the next sync picks up where the last completed one left off.",
-                )
+        # Connection-level trouble only (refused, authentication, unknown database, server gone);
+        # a SQL error is not a reason to check the server.
+        if type(exc).__name__ in ("OperationalError", "InterfaceError") and (
+            type(exc).__module__.startswith(("psycopg2", "adbc_driver"))
+        ):
+            first = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            return warehouse.DatabaseError(
+                self.kind,
+                f"the {self.describe()} cannot be used: {first}",
+                "Check that the server is running and reachable, the database exists, and the user name and "
+                "password in DESTINATION__POSTGRES__CREDENTIALS are right; the tables keep their previous "
+                "contents and the next sync picks up where the last completed one left off.",
+            )
         return None
-
-
-def causes(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack: list[BaseException | None] = [exc]
-    while stack:
-        current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        yield current
-        stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])
 
 
 def open_warehouse(kind: str, db_path: Path, memory_limit: str = warehouse.DEFAULT_MEMORY_LIMIT) -> Warehouse:

@@ -25,6 +25,7 @@ from sources.langsmith import RUNS_RESOURCE, langsmith
 class SyncOptions:
     full_refresh: bool = False
     model_lab_run_ids: Sequence[int] = ()
+    topic_discovery: bool = True  # False: llm_obs leaves topic-discovery runs to their own (daily) flow
 
 
 @dataclass(frozen=True)
@@ -60,22 +61,29 @@ def _model_lab_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def _mark_model_lab_runs_not_found(session: Session, resources: dict[str, Any]) -> None:
     """Runs that answered 404 when re-read by id stay, marked deleted at the time that was seen."""
-    for run_id, seen_at in resources.get(RUNS_TABLE, {}).get("not_found", {}).items():
-        # Both values come from runyard's own state: an integer and an ISO timestamp it wrote.
-        stamp = datetime.fromisoformat(seen_at).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f+00")
-        session.execute(
-            f"update datadog.{RUNS_TABLE} set deleted_at = cast('{stamp}' as timestamp with time zone) "
-            f"where id = {int(run_id)} and deleted_at is null"
-        )
+    not_found = resources.get(RUNS_TABLE, {}).get("not_found", {})
+    if not not_found:
+        return
+    # One statement for all of them (a round trip each would grow with the list on a server).
+    # Both values come from runyard's own state: an integer and an ISO timestamp it wrote.
+    values = ", ".join(
+        f"({int(run_id)}, cast('{datetime.fromisoformat(seen_at).astimezone(UTC):%Y-%m-%d %H:%M:%S.%f+00}' "
+        "as timestamp with time zone))"
+        for run_id, seen_at in not_found.items()
+    )
+    session.execute(
+        f"update datadog.{RUNS_TABLE} as r set deleted_at = v.seen_at from (values {values}) as v(id, seen_at) "
+        "where r.id = v.id and r.deleted_at is null"
+    )
 
 
 def _build_llm_obs(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
     source = datadog(**settings.source_kwargs(), full_refresh=options.full_refresh, stats=stats)
     resources = list(LLM_OBS_RESOURCES)
     notices = []
-    if settings.topic_discovery_config_ids:
+    if options.topic_discovery and settings.topic_discovery_config_ids:
         resources.append(TOPIC_DISCOVERY_RESOURCE)
-    else:
+    elif options.topic_discovery:
         notices.append(
             "topic-discovery runs skipped: no configuration ids set "
             "(SOURCES__DATADOG__TOPIC_DISCOVERY_CONFIG_IDS=<config id>,<config id>)"

@@ -32,16 +32,15 @@ from pipelines.config import (
     langsmith_settings,
     runyard_settings,
 )
-from pipelines.destinations import DuckDBSession, Session, Warehouse, causes, open_warehouse
+from pipelines.destinations import DuckDBSession, Session, Warehouse, open_warehouse
 from pipelines.progress import SyncProgress
 from pipelines.registry import SOURCES, SourceSpec, SyncOptions
 from pipelines.views import apply_views
-from sources.errors import ConfigError, SyncError, redact
+from sources.errors import ConfigError, SyncError, causes, redact
 from sources.http_client import SourceStats
 
 log = logging.getLogger("runyard.sync")
 
-ALL_SOURCES = tuple(SOURCES)
 DEFAULT_DB = Path("runyard.duckdb")
 
 
@@ -104,8 +103,6 @@ def configure_dlt() -> None:
     dlt.config["load.truncate_staging_dataset"] = True
     # --full-refresh loads into staging and swaps in one transaction per table.
     dlt.config["destination.replace_strategy"] = "insert-from-staging"
-    # csv for COPY (PostgreSQL): quote every value so an empty string stays one and only NULL is empty.
-    dlt.config["normalize.data_writer.quoting"] = "quote_all"
     # dlt's own log lines (tracebacks of retried load jobs) repeat what our error says; the CLI
     # shows them with --debug, which sets a level before this runs.
     dlt_log = logging.getLogger("dlt")
@@ -119,6 +116,7 @@ def sync(
     *,
     full_refresh: bool = False,
     model_lab_run_ids: Sequence[int] = (),
+    topic_discovery: bool = True,
     settings: Settings | None = None,
     progress: ProgressFactory | None = None,
     publish: Path | None = None,
@@ -137,7 +135,9 @@ def sync(
     names = _check_names(sources, model_lab_run_ids, full_refresh)
     explicit = bool(sources) or bool(model_lab_run_ids)
     settings = settings or Settings.from_config(list(dict.fromkeys(SOURCES[n].upstream for n in names)))
-    options = SyncOptions(full_refresh=full_refresh, model_lab_run_ids=tuple(model_lab_run_ids))
+    options = SyncOptions(
+        full_refresh=full_refresh, model_lab_run_ids=tuple(model_lab_run_ids), topic_discovery=topic_discovery
+    )
     plan: list[SourceSpec] = []
     results: list[SyncResult] = []
     for name in names:

@@ -37,13 +37,18 @@ def apply_views(session: Session) -> list[str]:
     selects) is dropped until they are.
     """
     session.execute(f"create schema if not exists {ANALYTICS_SCHEMA}")
-    pending = {name: view_sql(name, session.dialect) for name in view_names()}
+    sqls = {name: view_sql(name, session.dialect) for name in view_names()}
+    pending = dict(sqls)
     created: list[str] = []
     while pending:
         progress = False
         for name, sql in list(pending.items()):
-            if not _create(session, name, sql):
+            outcome = _create(session, name, sql)
+            if outcome is None:
                 continue
+            if outcome == CASCADED:  # the drop took views built on this one with it: make them again
+                pending.update({done: sqls[done] for done in created})
+                created.clear()
             created.append(name)
             del pending[name]
             progress = True
@@ -54,16 +59,20 @@ def apply_views(session: Session) -> list[str]:
     return created
 
 
-def _create(session: Session, name: str, sql: str) -> bool:
+CREATED, CASCADED = "created", "created after dropping it and the views built on it"
+
+
+def _create(session: Session, name: str, sql: str) -> str | None:
+    """CREATED, CASCADED, or None when its tables or columns are not there (yet)."""
     statement = f"create or replace view {ANALYTICS_SCHEMA}.{name} as\n{sql}"
     try:
         session.execute(statement)
-        return True
+        return CREATED
     except Exception as exc:
         if session.is_missing_object(exc):
-            return False
+            return None
         if "cannot" not in str(exc).lower():  # PostgreSQL refuses to replace a view whose columns changed
             raise
     session.execute(f"drop view if exists {ANALYTICS_SCHEMA}.{name} cascade")
     session.execute(statement)
-    return True
+    return CASCADED

@@ -271,7 +271,7 @@ def _extras_array(
     for column, values in rejected.items():
         for row, value in values.items():
             merged[row] = {**(merged[row] or {}), column: value}
-    return pa.array([None if extra is None else json_text(extra) for extra in merged], type=pa.string())
+    return pa.array(json_texts(merged), type=pa.string())
 
 
 def _convert(values: Sequence[Any], kind: pa.DataType) -> tuple[pa.Array, list[Any], dict[int, Any]]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterator
 
 _MASK = "****"
 
@@ -106,9 +106,18 @@ class NotFoundError(UpstreamError):
     """A 404 for a single entity; callers that expect it (deleted runs) catch it."""
 
 
-def join_names(names: Iterable[str]) -> str:
-    return ", ".join(sorted(names))
-
-
 # A request that carried a cursor and got one of these back had its cursor refused.
 CURSOR_REFUSED_STATUSES = frozenset({400, 404, 410, 422})
+
+
+def causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and everything behind it: causes, contexts and dlt's wrapped ``exception``, once each."""
+    seen: set[int] = set()
+    stack: list[BaseException | None] = [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([getattr(current, "exception", None), current.__cause__, current.__context__])

@@ -37,6 +37,7 @@ from sources.errors import (
     SyncError,
     TransientError,
     UpstreamError,
+    causes,
     redact,
     secrets,
 )
@@ -410,12 +411,10 @@ def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
 
 def _certificate_refused(exc: BaseException) -> bool:
     """A TLS verification failure: retrying cannot help, and nothing here ever turns verification off."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
+    return any(
+        isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen)
+        for seen in causes(exc)
+    )
 
 
 def _backoff_hook(max_wait: float) -> Callable[[Exception], bool | float]:

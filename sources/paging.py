@@ -5,10 +5,11 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TypeVar
 
-from sources.errors import CursorRejected
+from sources.errors import CURSOR_REFUSED_STATUSES, CursorRejected, UpstreamError
 
 log = logging.getLogger("runyard.paging")
 
@@ -44,6 +45,17 @@ def restartable(
             log.info("%s: %s; reading it again from the first page", label, exc.cause)
             warnings.append(f"{label}: {exc.cause}; read again from the first page")
             yield RESTART
+
+
+@contextmanager
+def cursor_refusal(source: str, query: str, cursor: str | None) -> Iterator[None]:
+    """Around one page request: a refusal of a later page's cursor becomes ``CursorRejected``."""
+    try:
+        yield
+    except UpstreamError as exc:
+        if cursor and exc.status in CURSOR_REFUSED_STATUSES:
+            raise CursorRejected(source, f"{query} refused its page cursor ({exc.cause})") from None
+        raise
 
 
 def is_descending(stamps: list[datetime], previous_last: datetime | None) -> bool:

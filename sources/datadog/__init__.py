@@ -113,16 +113,15 @@ def datadog(
         text=model_lab_text_filter,
     )
     disposition = "replace" if full_refresh else "merge"
+    # A row flagged in TOMBSTONE deletes its parent's old child rows and is not kept (merge only).
+    tombstone_hint = {} if full_refresh else {TOMBSTONE: {"data_type": "bool", "hard_delete": True}}
     child_hints = {
         name: make_hints(
             table_name=name,
             primary_key=(),
             merge_key="run_id",
             write_disposition=disposition,
-            columns={
-                **EXTRA_FIELDS_HINT,
-                **({} if full_refresh else {TOMBSTONE: {"data_type": "bool", "hard_delete": True}}),
-            },
+            columns={**EXTRA_FIELDS_HINT, **tombstone_hint},
         )
         for name in CHILD_SCHEMAS
     }
@@ -157,7 +156,7 @@ def datadog(
         primary_key=(),
         merge_key="experiment_id",
         write_disposition=disposition,
-        columns={llm_obs.TOMBSTONE: {"data_type": "bool", "hard_delete": True}} if not full_refresh else None,
+        columns=tombstone_hint or None,
     )
 
     def llm_obs_resource(scope: str) -> DltResource:
@@ -181,7 +180,7 @@ def datadog(
                     on_page=stats.report_progress,
                 )
                 for name, arrow_table in reader.read(full=full_refresh):
-                    stats.count_rows(f"datadog.{name}", arrow_table, marker=llm_obs.TOMBSTONE)
+                    stats.count_rows(f"datadog.{name}", arrow_table, marker=TOMBSTONE)
                     if name == llm_obs.AGGREGATES_TABLE:
                         yield dlt.mark.with_hints(arrow_table, aggregates_hints, create_table_variant=True)
                     else:

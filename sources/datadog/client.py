@@ -15,8 +15,9 @@ from sources.datadog.settings import (
     MODEL_LAB_RUNS_PATH,
     PATTERNS_RUNS_PATH,
 )
-from sources.errors import CURSOR_REFUSED_STATUSES, CredentialsError, CursorRejected, SyncError, UpstreamError
+from sources.errors import CredentialsError, SyncError, UpstreamError
 from sources.http_client import ApiClient, RateLimitPacer, RetryPolicy, SourceStats
+from sources.paging import cursor_refusal
 
 SOURCE = "datadog"
 
@@ -149,12 +150,8 @@ def iter_search_pages(
         body = {
             "data": {"type": "experimentation", "attributes": {"filter": dict(search_filter), "page": page, **extra}}
         }
-        try:
+        with cursor_refusal(SOURCE, f"the {scope} search", cursor):
             status, answer = client.request_json("POST", LLM_OBS_SEARCH_PATH, endpoint="llm_obs.search", body=body)
-        except UpstreamError as exc:
-            if cursor and exc.status in CURSOR_REFUSED_STATUSES:
-                raise CursorRejected(SOURCE, f"the {scope} search refused its page cursor ({exc.cause})") from None
-            raise
         try:
             items = answer["data"]["attributes"].get(scope) or []
             after = (answer.get("meta") or {}).get("after")

@@ -46,6 +46,7 @@ from sources.arrow_tables import (
     unknown_fields_each,
 )
 from sources.datadog.client import SOURCE, iter_search_pages
+from sources.datadog.model_lab import TOMBSTONE  # here: "this experiment has no aggregates now"
 from sources.http_client import ApiClient
 from sources.paging import RESTART, is_descending, restartable
 
@@ -115,7 +116,6 @@ _REQUIRED = {
 # statistic): a number is statistic "value", an object gives one row per numeric member. Pulled
 # out at load time so every destination's views can chart them with plain SQL.
 AGGREGATES_TABLE = "llmobs_experiment_aggregates"
-TOMBSTONE = "_tombstone"  # marks "this experiment has no aggregates now": old rows go (see model_lab.py)
 AGGREGATES_SCHEMA = pa.schema(
     [
         _s("experiment_id", nullable=False),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sources.errors import CURSOR_REFUSED_STATUSES, CredentialsError, CursorRejected, SyncError, UpstreamError
+from sources.errors import CredentialsError, SyncError, UpstreamError
 from sources.http_client import ApiClient, RetryPolicy, SourceStats
 from sources.langsmith.settings import QUERY_RUNS_PATH
+from sources.paging import cursor_refusal
 
 SOURCE = "langsmith"
 ENDPOINT = "langsmith.query_runs"  # the name requests are counted under (and the sandbox's route name)
@@ -57,12 +58,8 @@ def iter_run_pages(client: ApiClient, body: Mapping[str, Any]) -> Iterator[list[
     cursor: str | None = None
     while True:
         request = {**body, "cursor": cursor} if cursor else dict(body)
-        try:
+        with cursor_refusal(SOURCE, "the runs query", cursor):
             _, page = client.request_json("POST", QUERY_RUNS_PATH, endpoint=ENDPOINT, body=request)
-        except UpstreamError as exc:
-            if cursor and exc.status in CURSOR_REFUSED_STATUSES:
-                raise CursorRejected(SOURCE, f"the runs query refused its page cursor ({exc.cause})") from None
-            raise
         items, cursor = _parse_page(page)
         yield items
         if not cursor:

@@ -327,9 +327,11 @@ class RunsReader:
                 continue
             page = runs_table(items, self.schema, self._json, self.issues)
             previous = _check_page_order(page["start_time"], low, high, previous)
-            if passed:
-                page = page.filter(pc.invert(pc.is_in(page["id"], value_set=pa.array(list(passed), pa.string()))))
-            passed.update(page["id"].to_pylist())
+            ids = page["id"].to_pylist()
+            if not passed.isdisjoint(ids):  # only after a restart: drop what was handed on before it
+                page = page.filter(pa.array([run_id not in passed for run_id in ids]))
+                ids = page["id"].to_pylist()
+            passed.update(ids)
             pages, runs = pages + 1, runs + page.num_rows
             yield page
         log.debug("window [%s, %s): %d runs in %d pages", body["min_start_time"], body["max_start_time"], runs, pages)
