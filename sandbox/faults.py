@@ -49,6 +49,7 @@ class Faults:
         self._lock = threading.Lock()
         self._rules: list[FaultRule] = []
         self._seen: dict[int, int] = {}
+        self._seed = seed
         self._random = random.Random(seed)
         self.fired = 0
 
@@ -62,6 +63,7 @@ class Faults:
         with self._lock:
             self._rules.clear()
             self._seen.clear()
+            self._random = random.Random(self._seed)  # the same faults for the same requests, whatever ran before
 
     def rules(self) -> list[dict]:
         with self._lock:

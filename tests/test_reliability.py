@@ -122,8 +122,10 @@ def test_random_faults_on_ten_percent_of_requests(clean: tuple, tmp_path: Path) 
                   {"kind": "drop"}, {"kind": "truncate"}, {"kind": "invalid_json"}):  # fmt: skip
         box.faults.add(endpoint="*", count=None, rate=0.02, **fault)
     fired = box.faults.fired
+    settings = sandbox_settings(box)  # 6-hour LangSmith windows: ~150 requests, so 10% is a dozen faults
+    settings.langsmith = dataclasses.replace(settings.langsmith, window_hours=6)
 
-    results = sync(tmp_path / "db.duckdb", settings=sandbox_settings(box))
+    results = sync(tmp_path / "db.duckdb", settings=settings)
 
     assert box.faults.fired - fired >= 5 and sum(r.retries for r in results) == box.faults.fired - fired
     assert_same(tmp_path / "db.duckdb", reference)
