@@ -18,6 +18,13 @@ from sandbox import Sandbox
 from sources.datadog.model_lab import ModelLabFilters
 
 REPO = Path(__file__).resolve().parent.parent
+# Every table a complete sync writes: the spec the tests hold the registry to, kept apart from it.
+TABLES = (
+    "datadog.model_lab_runs", "datadog.model_lab_run_metrics", "datadog.model_lab_run_params",
+    "datadog.model_lab_run_tags", "datadog.llmobs_projects", "datadog.llmobs_datasets",
+    "datadog.llmobs_dataset_records", "datadog.llmobs_experiments", "datadog.llmobs_experiment_aggregates",
+    "datadog.llmobs_experiment_runs", "datadog.topic_discovery_runs", "langsmith.runs",
+)  # fmt: skip
 _ISOLATED_PREFIXES = ("DD_", "LANGSMITH_", "SOURCES__", "DESTINATION__", "RUNYARD_", "DLT_", "PREFECT_")
 
 

@@ -179,6 +179,7 @@ def test_overlapping_runs_and_a_shell_sync_queue_on_one_database(harness: None, 
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a flow run did not finish in 120 s"
     _, shell_err = shell.communicate(timeout=120)
 
     assert not errors and shell.returncode == 0, (errors, shell_err)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import ssl
 import subprocess
 import threading
@@ -72,11 +73,24 @@ FAILURES = {
 }  # fmt: skip
 
 
+@pytest.fixture(scope="module")
+def synced_db(box: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A file a complete sync wrote, for failures to run against (a failed first sync writes no file)."""
+    db = tmp_path_factory.mktemp("synced") / "db.duckdb"
+    result = run_cli("sync", "--db", str(db), env=box.env(), timeout=300)
+    assert result.code == 0, result.stderr
+    return db
+
+
 @pytest.mark.parametrize("debug", [False, True], ids=["plain", "debug"])
 @pytest.mark.parametrize("failure", list(FAILURES))
-def test_failure_paths_never_print_a_key(box: Sandbox, tmp_path: Path, failure: str, debug: bool) -> None:
+def test_failure_paths_never_print_a_key(
+    box: Sandbox, synced_db: Path, tmp_path: Path, failure: str, debug: bool
+) -> None:
     env_overrides, fault, args = FAILURES[failure]
-    env = {**box.env(), "RUNYARD_DB": str(tmp_path / "db.duckdb"), **FEW_ATTEMPTS, **env_overrides}
+    db = tmp_path / "db.duckdb"
+    shutil.copyfile(synced_db, db)
+    env = {**box.env(), "RUNYARD_DB": str(db), **FEW_ATTEMPTS, **env_overrides}
     if fault:
         box.faults.add(endpoint="*", **fault)
     requests_before = sum(box.requests().values())
@@ -89,20 +103,21 @@ def test_failure_paths_never_print_a_key(box: Sandbox, tmp_path: Path, failure: 
         assert sum(box.requests().values()) == requests_before
     assert "error" in result.stderr
     assert leaks(box, result.stdout, result.stderr) == []
-    if (tmp_path / "db.duckdb").exists():
-        assert leaks(box, stored_text(tmp_path / "db.duckdb")) == []
+    assert leaks(box, stored_text(db)) == []
 
 
 def test_a_successful_sync_stores_no_key_anywhere(box: Sandbox, tmp_path: Path) -> None:
     db, published = tmp_path / "db.duckdb", tmp_path / "db-bi.duckdb"
-    data_dir = tmp_path / "dlt-data"
-    env = {**box.env(), "DLT_DATA_DIR": str(data_dir), "RUNYARD_PUBLISH": str(published)}
+    scratch = tmp_path / "tmp"  # dlt's working files (load packages, state) go under TMPDIR
+    scratch.mkdir()
+    env = {**box.env(), "TMPDIR": str(scratch), "RUNYARD_PUBLISH": str(published)}
     result = run_cli("sync", "--db", str(db), "--debug", env=env, timeout=300)
     assert result.code == 0, result.stderr
     assert leaks(box, result.stdout, result.stderr, stored_text(db), stored_text(published)) == []
-    for path in data_dir.rglob("*") if data_dir.exists() else []:
-        if path.is_file():
-            assert leaks(box, path.read_bytes().decode("latin-1")) == [], path
+    files = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert db in files and published in files
+    for path in files:
+        assert leaks(box, path.read_bytes().decode("latin-1")) == [], path
 
 
 @pytest.fixture

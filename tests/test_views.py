@@ -10,7 +10,7 @@ import pytest
 from pipelines.sync import sync
 from pipelines.views import SQL_DIR
 from sandbox import Sandbox
-from tests.conftest import rows, settings_for
+from tests.conftest import TABLES, rows, settings_for
 
 GRAINS = {
     "model_lab_run_summary": "run_id",
@@ -101,3 +101,13 @@ def test_leaderboard_ranks_match_a_hand_computation(recorded_db: tuple[Path, lis
         assert high == 1 + sum(v > value for v in peers)
         assert low == 1 + sum(v < value for v in peers)
         assert ranked == per_group[(project, key)]
+
+
+def test_a_complete_sync_writes_every_table_and_nothing_else(everything_db: Path) -> None:
+    written = rows(
+        everything_db,
+        "select table_schema || '.' || table_name from information_schema.tables "
+        "where table_schema in ('datadog', 'langsmith') and table_type = 'BASE TABLE' "
+        "and table_name not like '\\_dlt%' escape '\\'",
+    )
+    assert sorted(name for (name,) in written) == sorted(TABLES)
