@@ -24,7 +24,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from bench.harness import control, median, print_table, run_case, sandbox_process
+from bench.harness import cache_bytecode, control, median, print_table, run_case, sandbox_process
 from bench.langsmith import LATENCY_S
 from sources.langsmith.runs import IDS_PER_REQUEST
 from sources.langsmith.settings import DEFAULT_CONCURRENCY
@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--sweep", default="25000,50000,100000,200000", help="LangSmith run counts")
     parser.add_argument("--million", type=int, default=1_000_000, help="LangSmith runs for the RSS check (0: skip)")
     args = parser.parse_args()
+    cache_bytecode()
     targets = Targets()
     frozen = ("--frozen",)
 

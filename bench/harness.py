@@ -7,6 +7,7 @@ the figures are JSON on its last line of output.
 
 from __future__ import annotations
 
+import compileall
 import json
 import os
 import resource
@@ -14,6 +15,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -24,6 +26,14 @@ from typing import Any
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def cache_bytecode() -> None:
+    """Compile the installed packages and the repo to .pyc once, as any install that writes
+    bytecode ends up: where PYTHONDONTWRITEBYTECODE is set (some CI images), every fresh
+    interpreter would otherwise compile dlt from source, ~2 s of start-up no user pays twice."""
+    for path in (sysconfig.get_paths()["purelib"], *(ROOT / p for p in ("pipelines", "sources", "bench"))):
+        compileall.compile_dir(path, quiet=1, workers=0)
 
 
 @contextmanager

@@ -353,6 +353,16 @@ def pipeline_state(session: Session, dataset: str) -> tuple[dict[str, Any], Any]
     return (decompress_state(rows[0][0]), rows[0][1]) if rows else None
 
 
+def holds_rows(session: Session, table: str) -> bool:
+    """Whether ``table`` (schema-qualified) exists and has at least one row."""
+    try:
+        return bool(session.scalar(f"select exists (select 1 from {table})"))
+    except Exception as exc:
+        if session.is_missing_object(exc):
+            return False
+        raise
+
+
 def is_demo(session: Session) -> bool:
     try:
         return session.scalar(f"select value from {warehouse.RUNYARD_SCHEMA}.meta where key = 'demo'") == "true"

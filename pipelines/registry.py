@@ -37,6 +37,9 @@ class SourceSpec:
     # resource states -> {table: {what: value}}: where each table's incremental read stands
     cursors: Callable[[dict[str, Any]], dict[str, dict[str, Any]]]
     after_load: Callable[[Session, dict[str, Any]], None] | None = None
+    # Merge tables whose loads never hold a key twice: while such a table is empty (a first sync)
+    # appending gives the rows a merge would, without copying them through a staging table.
+    append_while_empty: tuple[str, ...] = ()
 
 
 def _build_model_lab(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
@@ -131,5 +134,6 @@ SOURCES: dict[str, SourceSpec] = {
         tables=(RUNS_RESOURCE,),
         build=_build_langsmith,
         cursors=_langsmith_cursors,
+        append_while_empty=(RUNS_RESOURCE,),
     ),
 }

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import dlt
+from dlt.extract.resource import DltResource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from pipelines import warehouse
@@ -32,7 +33,7 @@ from pipelines.config import (
     langsmith_settings,
     runyard_settings,
 )
-from pipelines.destinations import DuckDBSession, Session, Warehouse, open_warehouse
+from pipelines.destinations import DuckDBSession, Session, Warehouse, holds_rows, open_warehouse
 from pipelines.progress import SyncProgress
 from pipelines.registry import SOURCES, SourceSpec, SyncOptions
 from pipelines.views import apply_views
@@ -202,6 +203,8 @@ def _sync_one(
     started = time.monotonic()
     stats = SourceStats()
     source, notices = spec.build(settings, options, stats)
+    for table in spec.append_while_empty:
+        _append_while_empty(source.resources[table], session, f"{spec.upstream}.{table}")
     collector = progress(spec.name, stats) if progress else None
     try:
         with tempfile.TemporaryDirectory(prefix="runyard-dlt-") as workdir:
@@ -237,6 +240,19 @@ def _sync_one(
         warnings=list(stats.warnings),
         notices=notices,
     )
+
+
+def _append_while_empty(resource: DltResource, session: Session, table: str) -> None:
+    """Load a merge resource by appending while its table holds no rows (see SourceSpec).
+
+    Checked on the destination under the writer lock, not in the state: a sync killed after its
+    rows landed but before its state did leaves rows, and the next sync merges over them.
+    """
+    disposition = resource.write_disposition
+    if isinstance(disposition, dict):
+        disposition = disposition.get("disposition")
+    if disposition == "merge" and not holds_rows(session, table):
+        resource.apply_hints(write_disposition="append")
 
 
 def translate_failure(name: str, target: Warehouse, exc: BaseException) -> SyncError:

@@ -199,6 +199,28 @@ class DataIssues:
         return messages
 
 
+# Column types pa.array converts exactly as the per-column path does (it refuses, never bends, a
+# value of another type); timestamps are read as their text and parsed by table().
+_STRUCT_READABLE = frozenset({pa.string(), pa.bool_(), TIMESTAMP})
+
+
+def plain_columns(records: Sequence[Mapping[str, Any]], schema: pa.Schema) -> dict[str, pa.Array]:
+    """The string, bool and timestamp columns of ``schema`` read from ``records`` in one pass in C++.
+
+    One ``pa.array`` over the records as structs looks each field up in Arrow, where a list per
+    column costs a Python ``dict.get`` per value; it is most of what building a page costs. Returns
+    {} when a value does not fit its column, and ``table`` then reads every column the slow way,
+    where coercions and rejects are sorted out.
+    """
+    fields = [f for f in schema if f.type in _STRUCT_READABLE and f.name != EXTRA_FIELDS]
+    as_text = pa.struct([pa.field(f.name, pa.string() if f.type == TIMESTAMP else f.type) for f in fields])
+    try:
+        read = pa.array(records, type=as_text)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
+        return {}
+    return dict(zip(as_text.names, read.flatten(), strict=True))
+
+
 def _eg(value: Any) -> str:
     """`` (e.g. <type> <short repr>)`` for an offending value, or nothing for a missing one."""
     if value is None:
@@ -209,7 +231,7 @@ def _eg(value: Any) -> str:
 
 def table(
     schema: pa.Schema,
-    columns: Mapping[str, Sequence[Any]],
+    columns: Mapping[str, Sequence[Any] | pa.Array],
     *,
     name: str,
     issues: DataIssues,
@@ -218,6 +240,7 @@ def table(
 ) -> pa.Table:
     """Build table ``name`` column by column against ``schema`` from raw values (timestamps as text).
 
+    A column may also come as an Arrow array from ``plain_columns`` (timestamps still as text).
     ``columns[EXTRA_FIELDS]`` holds each record's fields without a column (``unknown_fields``);
     the values the columns reject are added to it. Rows with a null in a non-nullable (key)
     column are left out, and nulls in ``required`` columns are counted (rows flagged true in
@@ -257,6 +280,7 @@ def table(
         if not f.nullable and result[f.name].null_count:
             valid = pc.is_valid(result[f.name])
             example = columns[f.name][pc.index(valid, False).as_py()]
+            example = example.as_py() if isinstance(example, pa.Scalar) else example
             issues.add(name, f.name, "unkeyed", result[f.name].null_count, example)
             keep = valid if keep is None else pc.and_(keep, valid)
     return result if keep is None else result.filter(keep)
@@ -274,10 +298,12 @@ def _extras_array(
     return pa.array(json_texts(merged), type=pa.string())
 
 
-def _convert(values: Sequence[Any], kind: pa.DataType) -> tuple[pa.Array, list[Any], dict[int, Any]]:
+def _convert(values: Sequence[Any] | pa.Array, kind: pa.DataType) -> tuple[pa.Array, list[Any], dict[int, Any]]:
     """(array, values converted without loss, {row: value rejected}) for one column."""
     if kind == TIMESTAMP:
         return _timestamps(values)
+    if isinstance(values, pa.Array):  # read by plain_columns: typed already
+        return values, [], {}
     if kind not in _CHECKED_FIRST or set(map(type, values)) <= _PLAIN[kind]:
         try:
             return pa.array(values, type=kind), [], {}
@@ -298,12 +324,15 @@ def _convert(values: Sequence[Any], kind: pa.DataType) -> tuple[pa.Array, list[A
     return pa.array(out, type=kind), coerced, rejects
 
 
-def _timestamps(values: Sequence[Any]) -> tuple[pa.Array, list[Any], dict[int, Any]]:
+def _timestamps(values: Sequence[Any] | pa.Array) -> tuple[pa.Array, list[Any], dict[int, Any]]:
     """RFC 3339 text to UTC microseconds. Text Arrow cannot cast (nanoseconds, no offset) is parsed here."""
     try:
-        return pa.array(values, type=pa.string()).cast(TIMESTAMP), [], {}
+        text = values if isinstance(values, pa.Array) else pa.array(values, type=pa.string())
+        return text.cast(TIMESTAMP), [], {}
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         pass
+    if isinstance(values, pa.Array):
+        values = values.to_pylist()
     parsed: list[datetime | None] = []
     rejects: dict[int, Any] = {}
     for row, value in enumerate(values):

@@ -16,8 +16,15 @@ import pytest
 from pipelines.config import LangSmithSettings
 from pipelines.sync import Settings, sync
 from sandbox import Sandbox
-from sources.arrow_tables import parse_timestamp
-from sources.langsmith.runs import COLUMN_TYPES, INGEST_LAG, normalize_selects
+from sources.arrow_tables import DataIssues, parse_timestamp
+from sources.langsmith.runs import (
+    COLUMN_TYPES,
+    INGEST_LAG,
+    json_columns,
+    normalize_selects,
+    run_schema,
+    runs_table,
+)
 from sources.langsmith.settings import SELECT_TOKENS
 from sources.langsmith.windows import fetch_in_order, plan_windows
 from tests.conftest import rows, run_cli
@@ -236,6 +243,38 @@ def test_every_select_token_has_a_column_type() -> None:
     assert set(COLUMN_TYPES) == set(SELECT_TOKENS)
     assert normalize_selects(["name"])[:4] == ("ID", "NAME", "STATUS", "START_TIME")
     assert set(normalize_selects(["name"])) == {"ID", "NAME", "STATUS", "START_TIME", "END_TIME"}
+
+
+def test_one_drifted_value_changes_nothing_for_the_rest_of_its_page(box: Sandbox) -> None:
+    """A page of plain runs is read by the struct path; one value that does not fit sends the whole
+    page down the per-column path. Both must give the other runs the same rows."""
+    selects = normalize_selects(SELECT_TOKENS)
+    schema, json_names = run_schema(selects), frozenset(json_columns(selects))
+    runs = box.langsmith.truth()[:200]
+    plain = runs_table(runs, schema, json_names, DataIssues("langsmith"))
+    drifted = runs_table([*runs, {**runs[0], "id": "drifted", "is_root": "true"}], schema, json_names,
+                         DataIssues("langsmith"))  # fmt: skip
+    assert plain.num_rows == len(runs) and plain.column("start_time").null_count == 0
+    assert drifted.slice(0, len(runs)).equals(plain)
+    assert drifted.column("is_root")[len(runs)].as_py() is True  # "true" read losslessly, on the slow path
+
+
+def test_a_first_sync_appends_and_rows_without_their_state_are_merged_over(box: Sandbox, db_path: Path) -> None:
+    """A first sync appends (no staging copy); a sync killed after its rows landed but before its
+    state did leaves rows with no cursor, and the next sync must merge over them, not append again."""
+    settings = langsmith_settings(box)
+    sync(db_path, ["langsmith"], settings=settings)
+    staged = "select count(*) from information_schema.tables where table_schema = 'langsmith_staging'"
+    assert rows(db_path, staged) == [(0,)]
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("delete from langsmith._dlt_pipeline_state")  # as if killed before the state landed
+    finally:
+        con.close()
+
+    sync(db_path, ["langsmith"], settings=settings)
+
+    assert_matches(db_path, truth_since(box, settings.langsmith.initial_start))
 
 
 def test_full_refresh_replaces_the_table(box: Sandbox, db_path: Path) -> None:

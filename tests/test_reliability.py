@@ -15,6 +15,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ ENDPOINTS = ("model_lab.list_runs", "model_lab.get_run", "llm_obs.search", "llm_
              "langsmith.query_runs")  # fmt: skip
 
 
-def snapshot(db: Path) -> dict[str, set[tuple]]:
+def snapshot(db: Path) -> dict[str, Counter[tuple]]:
     """Every row of every table (load bookkeeping left out), for comparing two syncs."""
     con = duckdb.connect(str(db), read_only=True)
     try:
@@ -44,21 +45,21 @@ def snapshot(db: Path) -> dict[str, set[tuple]]:
                 "and column_name not like '\\_dlt%' escape '\\' order by ordinal_position", table.split(".")
             ).fetchall()]  # fmt: skip
             if columns:  # tables of sources that have not synced into this file are left out
-                tables[table] = set(con.execute(f"select {', '.join(columns)} from {table}").fetchall())
+                tables[table] = Counter(con.execute(f"select {', '.join(columns)} from {table}").fetchall())
         return tables
     finally:
         con.close()
 
 
-def assert_same(db: Path, reference: dict[str, set[tuple]]) -> None:
+def assert_same(db: Path, reference: dict[str, Counter[tuple]]) -> None:
     got = snapshot(db)
     for table, rows in reference.items():
-        have = got.get(table, set())
-        assert have == rows, f"{table}: {len(rows - have)} missing, {len(have - rows)} unexpected"
+        have = got.get(table, Counter())
+        assert have == rows, f"{table}: {(rows - have).total()} missing, {(have - rows).total()} unexpected or twice"
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, dict[str, set[tuple]]]]:
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, dict[str, Counter[tuple]]]]:
     """One sandbox for the module, and the tables a fault-free sync of it produces."""
     with Sandbox(model_lab_runs=350, langsmith_runs=2500, llm_obs_projects=1, llm_obs_records_per_dataset=60) as box:
         reference = tmp_path_factory.mktemp("reference") / "reference.duckdb"

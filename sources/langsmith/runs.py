@@ -46,6 +46,7 @@ from sources.arrow_tables import (
     DataIssues,
     json_texts,
     parse_timestamp,
+    plain_columns,
     table,
     unknown_fields_each,
 )
@@ -64,7 +65,7 @@ REQUIRED_SELECTS = ("ID", "START_TIME", "END_TIME", "STATUS")
 IDS_PER_REQUEST = 1000  # pending runs re-read per query (the page size, so one page each)
 # Runs per yielded table: small pages (window tails, incremental syncs) are combined, because
 # dlt's cost per yielded item is high next to its cost per row.
-EMIT_BATCH_ROWS = 1000
+EMIT_BATCH_ROWS = 5000
 
 _JSON = pa.string()  # nested values travel as JSON text; the resource hints these columns as json
 # One column per select token, named as the API names the field, typed deterministically.
@@ -167,13 +168,14 @@ def runs_table(items: Sequence[Any], schema: pa.Schema, json_names: frozenset[st
     """
     if not set(map(type, items)) <= {dict}:
         items = [item if isinstance(item, dict) else {} for item in items]  # not an object: a run without an id
-    columns: dict[str, Any] = {}
+    # String, bool and timestamp columns in one pass ({} when one does not fit), the rest per column.
+    columns: dict[str, Any] = plain_columns(items, pa.schema([f for f in schema if f.name not in json_names]))
     for f in schema:
         if f.name == EXTRA_FIELDS:
             columns[f.name] = unknown_fields_each(items, _KNOWN_FIELDS)
-            continue
-        values = [item.get(f.name) for item in items]
-        columns[f.name] = json_texts(values) if f.name in json_names else values
+        elif f.name not in columns:
+            values = [item.get(f.name) for item in items]
+            columns[f.name] = json_texts(values) if f.name in json_names else values
     required = [name for name in _REQUIRED if name in schema.names]
     return table(schema, columns, name=TABLE, issues=issues, required=required)
 
