@@ -36,12 +36,19 @@ from sources.langsmith.runs import normalize_selects
 from sources.langsmith.settings import DEFAULT_CONCURRENCY, DEFAULT_SELECTS, PAGE_SIZE, QUERY_RUNS_PATH
 
 LATENCY_S = 0.1
+WIDE_CONCURRENCY = 2 * DEFAULT_CONCURRENCY
 ONE_WALK_HOURS = 24 * 365 * 100  # a window longer than any backfill: the whole span is one cursor walk
 
 
 def case_runyard(url: str) -> dict[str, Any]:
     # SOURCES__LANGSMITH__CONCURRENCY comes from the parent's environment (--concurrency).
     figures = runyard_sync(url, ["langsmith"])
+    return figures | {"runs": figures["rows_by_table"]["langsmith.runs"]}
+
+
+def case_runyard_wide(url: str) -> dict[str, Any]:
+    """Twice the default windows at once: what a user on a slow link would set."""
+    figures = runyard_sync(url, ["langsmith"], SOURCES__LANGSMITH__CONCURRENCY=str(WIDE_CONCURRENCY))
     return figures | {"runs": figures["rows_by_table"]["langsmith.runs"]}
 
 
@@ -98,6 +105,7 @@ def case_fetch_parse(url: str) -> dict[str, Any]:
 CASES = {
     "runyard": case_runyard,
     "runyard+publish": case_runyard_publish,
+    "runyard wide": case_runyard_wide,
     "fetch+parse": case_fetch_parse,
     "one walk": case_one_walk,
 }
