@@ -8,6 +8,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
@@ -81,10 +82,11 @@ def settings(sandbox: Sandbox) -> Settings:
     return settings_for(sandbox)
 
 
-def rows(db: Path, sql: str) -> list[tuple]:
+def rows(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
+    """The rows of one query, read from the file read-only."""
     con = duckdb.connect(str(db), read_only=True)
     try:
-        return con.execute(sql).fetchall()
+        return con.execute(sql, params or []).fetchall()
     finally:
         con.close()
 

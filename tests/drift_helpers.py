@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-import duckdb
+from tests.conftest import rows
 
 Edit = Callable[[dict[str, Any]], None]
 
@@ -82,14 +82,6 @@ def setting(**changes: Any) -> Edit:
 DELETE = object()
 
 
-def query(db: Path, sql: str) -> list[tuple]:
-    con = duckdb.connect(str(db), read_only=True)
-    try:
-        return con.execute(sql).fetchall()
-    finally:
-        con.close()
-
-
 def rows_by_first_column(cursor: Any) -> dict[Any, dict[str, Any]]:
     """``{first column: {column: value}}`` of a DB-API cursor's result."""
     names = [d[0] for d in cursor.description]
@@ -98,7 +90,7 @@ def rows_by_first_column(cursor: Any) -> dict[Any, dict[str, Any]]:
 
 def by_id(db: Path, table: str, columns: str, key: str = "id") -> dict[Any, tuple]:
     """``{key: (columns...)}`` of a table, JSON columns parsed."""
-    return {row[0]: tuple(_parsed(v) for v in row[1:]) for row in query(db, f"select {key}, {columns} from {table}")}
+    return {row[0]: tuple(_parsed(v) for v in row[1:]) for row in rows(db, f"select {key}, {columns} from {table}")}
 
 
 def _parsed(value: Any) -> Any:
@@ -109,14 +101,14 @@ def _parsed(value: Any) -> Any:
 
 def extras(db: Path, table: str, key: str = "id") -> dict[Any, Any]:
     """``{key: parsed extra_fields}`` of the rows that have any."""
-    got = query(db, f"select {key}, extra_fields from {table} where extra_fields is not null")
+    got = rows(db, f"select {key}, extra_fields from {table} where extra_fields is not null")
     return {k: json.loads(v) for k, v in got}
 
 
 def column_types(db: Path, schema: str) -> dict[tuple[str, str], str]:
     return {
         (table, column): kind
-        for table, column, kind in query(
+        for table, column, kind in rows(
             db,
             "select table_name, column_name, data_type from information_schema.columns "
             f"where table_schema = '{schema}' and table_name not like '_dlt%'",

@@ -23,7 +23,7 @@ import pytest
 from pipelines.sync import SyncResult, sync
 from sandbox import Sandbox
 from sources.errors import UpstreamError
-from tests.conftest import settings_for
+from tests.conftest import rows, settings_for
 from tests.drift_helpers import (
     DEEP,
     DELETE,
@@ -37,7 +37,6 @@ from tests.drift_helpers import (
     by_id,
     column_types,
     extras,
-    query,
     rewrite,
     rows_by_first_column,
     setting,
@@ -108,9 +107,9 @@ def test_model_lab_list_drift_lands_without_loss(box: Sandbox, tmp_path: Path) -
         int(e): {"metric_summaries": "n/a"},
         int(f): {"deep": DEEP, "empty_list": [], "empty_object": {}, "project_id": HUGE},
     }
-    assert query(drifted, f"select count(*) from datadog.model_lab_run_metrics where run_id = {e}") == [(0,)]
+    assert rows(drifted, f"select count(*) from datadog.model_lab_run_metrics where run_id = {e}") == [(0,)]
     summary = f"select count, extra_fields from datadog.model_lab_run_metrics where run_id = {a} and key = '{metric}'"
-    assert query(drifted, summary) == [(7, '{"median":0.5}')]
+    assert rows(drifted, summary) == [(7, '{"median":0.5}')]
     warned(
         result,
         "model_lab_runs.duration: 1 record(s) held a value of another type than the column's (e.g. str '12.5'); "
@@ -129,7 +128,7 @@ def test_model_lab_list_drift_lands_without_loss(box: Sandbox, tmp_path: Path) -
     # The incremental walk reads the same list: the run without updated_at stays out of its order check.
     [again] = sync(drifted, ["model_lab"], settings=settings_for(box))
     assert again.status == "ok"
-    assert query(drifted, "select count(*) from datadog.model_lab_runs") == [(len(got),)]
+    assert rows(drifted, "select count(*) from datadog.model_lab_runs") == [(len(got),)]
 
 
 def test_model_lab_get_by_id_drift_keeps_child_rows_and_edge_values(box: Sandbox, tmp_path: Path) -> None:
@@ -141,7 +140,7 @@ def test_model_lab_get_by_id_drift_keeps_child_rows_and_edge_values(box: Sandbox
     target, keyless = next(with_children), next(with_children)
     target_id, keyless_id = int(target["id"]), int(keyless["id"])
     metrics = f"select * from datadog.model_lab_run_metrics where run_id = {target_id} order by key"
-    metrics_before = query(db, metrics)
+    metrics_before = rows(db, metrics)
     param = target["attributes"]["params"][0]["key"]
     box.drift(
         "model_lab.get_run",
@@ -167,10 +166,10 @@ def test_model_lab_get_by_id_drift_keeps_child_rows_and_edge_values(box: Sandbox
         "project_id": INT64_PAST,
         "region": "eu",
     }
-    assert query(db, metrics) == metrics_before  # summaries of another shape leave the metric rows as they were
+    assert rows(db, metrics) == metrics_before  # summaries of another shape leave the metric rows as they were
     params = f"select value, extra_fields from datadog.model_lab_run_params where run_id = {target_id} and key = ?"
-    assert query(db, params.replace("?", f"'{param}'")) == [("12.5", '{"source":"cli"}')]
-    assert query(db, f"select count(*) from datadog.model_lab_run_tags where run_id = {target_id}") == [(0,)]
+    assert rows(db, params.replace("?", f"'{param}'")) == [("12.5", '{"source":"cli"}')]
+    assert rows(db, f"select count(*) from datadog.model_lab_run_tags where run_id = {target_id}") == [(0,)]
     warned(
         result,
         "model_lab_runs.id: 1 record(s) came without a usable id",
@@ -272,8 +271,8 @@ def test_llm_obs_and_topic_discovery_drift_lands_without_loss(box: Sandbox, tmp_
     )
     # The analytics views stay flat and keep working over the drifted tables.
     view_columns = "select column_name from information_schema.columns where table_schema = 'analytics'"
-    assert ("extra_fields",) not in query(drifted, view_columns)
-    overview = query(drifted, "select count(*) from analytics.llmobs_experiment_overview")
+    assert ("extra_fields",) not in rows(drifted, view_columns)
+    overview = rows(drifted, "select count(*) from analytics.llmobs_experiment_overview")
     assert overview == [(len(truth["experiments"]),)]
 
 

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import duckdb
 import httpx
 import pytest
 import stamina
@@ -37,7 +36,7 @@ from flows.server import local_server
 from pipelines.registry import SOURCES
 from sandbox import Sandbox
 from sources.errors import ConfigError, SyncError
-from tests.conftest import REPO
+from tests.conftest import REPO, rows
 
 FAKE_KEY = "dd-fake-DO-NOT-LEAK-5b7e0c2d"
 TOPIC_TABLE = "datadog.topic_discovery_runs"
@@ -62,28 +61,23 @@ def box(monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
         yield sandbox
 
 
-def query(db: Path, sql: str, params: list[Any] | None = None) -> list[tuple]:
-    with duckdb.connect(str(db), read_only=True) as con:
-        return con.execute(sql, params or []).fetchall()
-
-
 def table_contents(db: Path) -> dict[str, list[tuple]]:
     """Every source table's rows, without dlt's per-load columns, in a stable order."""
-    tables = query(
+    tables = rows(
         db,
         "select table_schema, table_name from information_schema.tables where table_type = 'BASE TABLE' "
         "and table_schema in ('datadog', 'langsmith') and table_name not like '\\_dlt\\_%' escape '\\'",
     )
     contents = {}
     for schema, table in tables:
-        columns = query(
+        columns = rows(
             db,
             "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
             "and column_name not like '\\_dlt\\_%' escape '\\'",
             [schema, table],
         )
         select = ", ".join(f'"{c}"::varchar' for (c,) in columns)
-        contents[f"{schema}.{table}"] = sorted(query(db, f'select {select} from "{schema}"."{table}"'), key=repr)
+        contents[f"{schema}.{table}"] = sorted(rows(db, f'select {select} from "{schema}"."{table}"'), key=repr)
     return contents
 
 
@@ -119,13 +113,13 @@ def test_sync_all_loads_every_configured_source(harness: None, box: Sandbox, db_
 
     assert isinstance(summary, RunSummary) and not summary.failed
     assert [(r.source, r.status) for r in summary.results] == [(name, "ok") for name in SOURCES]
-    counts = dict(query(db_path, "select 'datadog.model_lab_runs', count(*) from datadog.model_lab_runs"))
+    counts = dict(rows(db_path, "select 'datadog.model_lab_runs', count(*) from datadog.model_lab_runs"))
     assert counts == {"datadog.model_lab_runs": 60}
     for result in summary.results:
         assert result.rows_loaded and all(n > 0 for n in result.rows_loaded.values()), result.source
         assert result.cursors and sum(result.requests.values()) > 0 and result.duration_s > 0
         for table, loaded in result.rows_loaded.items():
-            assert query(db_path, f"select count(*) from {table}") == [(loaded,)], table
+            assert rows(db_path, f"select count(*) from {table}") == [(loaded,)], table
     assert summary.rows_loaded[TOPIC_TABLE] > 0
 
 
@@ -152,7 +146,7 @@ def test_hourly_llm_obs_leaves_topic_discovery_to_its_daily_flow(harness: None, 
     daily = sync_topic_discovery(db_path)
 
     assert daily.results[0].rows_loaded[TOPIC_TABLE] > 0
-    assert query(db_path, f"select count(*) > 0 from {TOPIC_TABLE}") == [(True,)]
+    assert rows(db_path, f"select count(*) > 0 from {TOPIC_TABLE}") == [(True,)]
 
 
 def test_overlapping_runs_and_a_shell_sync_queue_on_one_database(harness: None, box: Sandbox, tmp_path: Path) -> None:
@@ -404,7 +398,7 @@ def test_serve_starts_its_own_server_runs_flows_and_stops_it(box: Sandbox, tmp_p
         serve.wait(timeout=60)
 
     assert serve.returncode == 0, "\n".join(seen)
-    assert int(done[1]) == query(tmp_path / "served.duckdb", "select count(*) from langsmith.runs")[0][0] > 0
+    assert int(done[1]) == rows(tmp_path / "served.duckdb", "select count(*) from langsmith.runs")[0][0] > 0
     assert not any("| INFO" in line or "Traceback" in line for line in seen), "\n".join(seen)  # one line per run
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{api}/health", timeout=2)  # the local server stopped with it
