@@ -142,17 +142,14 @@ def main() -> None:
 
     # 3: growth in N, and the RSS of a very large sync.
     sizes = [int(n) for n in args.sweep.split(",")] + ([args.million] if args.million else [])
-    sweep: Results = {}
+    by_n: dict[int, list[dict[str, Any]]] = {}
     for n in sizes:
         if n == args.langsmith_runs:  # measured above, on the same data
-            sweep[f"{n:,} runs"] = ls["runyard"]
+            by_n[n] = ls["runyard"]
             continue
         with sandbox_process(*frozen, "--langsmith-runs", str(n), "--model-lab-runs", "10") as url:
-            sweep[f"{n:,} runs"] = [
-                run_case("langsmith", "runyard", url) for _ in range(1 if n > 200_000 else args.repeat)
-            ]
-    print_table("LangSmith full sync by N", sweep, "runs", "runs")
-    by_n = {n: sweep[f"{n:,} runs"] for n in sizes}
+            by_n[n] = [run_case("langsmith", "runyard", url) for _ in range(1 if n > 200_000 else args.repeat)]
+    print_table("LangSmith full sync by N", {f"{n:,} runs": runs for n, runs in by_n.items()}, "runs", "runs")
     if 100_000 in by_n and 200_000 in by_n:
         targets.check(
             "time(200k) / time(100k) (<= 2.2)",

@@ -56,8 +56,8 @@ from bench import langsmith, model_lab
 from bench.harness import case_main, control, peak_rss_mb
 from sources.langsmith.settings import QUERY_RUNS_PATH
 
-LANGSMITH_RUNS = "langsmith.runs"
-MODEL_LAB_RUNS = "datadog.model_lab_runs"
+LANGSMITH_RUNS = langsmith.RUNS_TABLE
+MODEL_LAB_RUNS = model_lab.RUNS_TABLE
 
 
 # -- dlt rest_api ---------------------------------------------------------------------------------
@@ -209,8 +209,8 @@ def raw_load(url: str, pages: Callable[..., Iterator[tuple[bytes, dict[str, Any]
         arrow_runs = pyarrow.concat_tables(tables, promote_options="permissive")  # noqa: F841 (DuckDB reads it by name)
         with duckdb.connect(str(Path(tmp) / "raw.duckdb")) as con:
             con.execute("CREATE TABLE runs AS SELECT * FROM arrow_runs")
+            elapsed = time.perf_counter() - started
             runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
-        elapsed = time.perf_counter() - started
     return {"seconds": elapsed, "runs": runs, "rows": runs, "rows_by_table": {table: runs}, "bytes": nbytes,
             "requests": requests, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 

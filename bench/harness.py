@@ -78,26 +78,18 @@ def control(url: str, method: str, path: str, body: Any = None) -> Any:
     return httpx.request(method, f"{url}/_sandbox/{path}", json=body, timeout=30).json()
 
 
-def runyard_sync(url: str, sources: Sequence[str], *, publish: bool = False, **env: str) -> dict[str, Any]:
-    """A runyard sync configured the way a user points it at an API: through the environment.
-
-    With ``publish`` the sync also writes a reader copy (``--publish``); its time and size are
-    reported as ``publish_seconds`` and ``publish_mb``.
-    """
+def runyard_sync(url: str, sources: Sequence[str], **env: str) -> dict[str, Any]:
+    """A runyard sync configured the way a user points it at an API: through the environment."""
     from pipelines.sync import sync
 
     os.environ.update(control(url, "GET", "env"))
     os.environ.update(env)
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["DLT_DATA_DIR"] = tmp
-        if publish:
-            os.environ["RUNYARD_PUBLISH"] = str(Path(tmp) / "bench-bi.duckdb")
         started = time.perf_counter()
         results = sync(Path(tmp) / "bench.duckdb", list(sources))
         elapsed = time.perf_counter() - started
-    published = next((r.published for r in results if r.published), None)
     return {
-        **({"publish_seconds": published.seconds, "publish_mb": published.size_bytes / 1e6} if published else {}),
         "seconds": elapsed,
         "rows": sum(r.total_rows for r in results),
         "rows_by_table": {t: n for r in results for t, n in r.rows_loaded.items()},

@@ -1,21 +1,13 @@
-"""Benchmark: a full sync of N Model Lab runs (default 50k) from the sandbox into a new DuckDB file.
-
-    uv run python -m bench.model_lab [--runs 50000] [--repeat 3]
-
-The sandbox runs in its own process (as the real API would be another machine), and every
-measured case runs in a fresh subprocess so its peak RSS is its own. Cases:
+"""Benchmark cases for Model Lab runs, run by ``python -m bench`` (each in a fresh subprocess).
 
 - ``runyard``: ``runyard sync model_lab`` as a user runs it (configured through the environment).
+- ``runyard+llm_obs``: Model Lab and LLM Observability in one sync (the rate-limit case).
 - ``fetch+parse``: the same list pages fetched with httpx and parsed with orjson, nothing
   built or written; the floor any loader pays for the HTTP and JSON part.
-
-Printed: runs/s, rows/s across the four tables, MB/s of JSON, peak RSS, requests, and the ratio
-of runyard's rows/s to the floor's. Each figure is the median of ``--repeat`` runs.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Iterator
@@ -24,23 +16,15 @@ from typing import Any
 import httpx
 import orjson
 
-from bench.harness import (
-    case_main,
-    control,
-    median,
-    peak_rss_mb,
-    print_table,
-    run_case,
-    runyard_sync,
-    sandbox_process,
-)
+from bench.harness import case_main, control, peak_rss_mb, runyard_sync
 
 
 def case_runyard(url: str) -> dict[str, Any]:
     figures = runyard_sync(url, ["model_lab"])
-    return figures | {"runs": figures["rows_by_table"]["datadog.model_lab_runs"]}
+    return figures | {"runs": figures["rows_by_table"][RUNS_TABLE]}
 
 
+RUNS_TABLE = "datadog.model_lab_runs"
 # Literals, not sources.datadog.settings: importing it would add ~70 MB to the floor's peak RSS.
 RUNS_PATH = "/api/v2/model-lab-api/runs"
 PARAMS = {"sort": "created_at", "page[size]": 100}
@@ -85,24 +69,5 @@ def case_runyard_datadog(url: str) -> dict[str, Any]:
 CASES = {"runyard": case_runyard, "fetch+parse": case_fetch_parse, "runyard+llm_obs": case_runyard_datadog}
 
 
-def main() -> None:
-    if case_main(CASES, sys.argv):
-        return
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--runs", type=int, default=50_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args()
-    with sandbox_process("--model-lab-runs", str(args.runs), "--langsmith-runs", "100") as url:
-        results = {case: [run_case("model_lab", case, url) for _ in range(args.repeat)]
-                   for case in ("runyard", "fetch+parse")}  # fmt: skip
-    print_table(f"Model Lab full sync, {args.runs:,} runs from the sandbox on loopback (median of {args.repeat})",
-                results, "runs", "runs")  # fmt: skip
-    ratio = (median(results["runyard"], "rows") / median(results["runyard"], "seconds")) / (
-        median(results["fetch+parse"], "rows") / median(results["fetch+parse"], "seconds")
-    )
-    print(f"\nrunyard rows/s / fetch+parse rows/s = {ratio:.2f}")
-    print(f"rows = runs + metric summaries + params + tags ({median(results['runyard'], 'rows'):,.0f} per sync)")
-
-
 if __name__ == "__main__":
-    main()
+    case_main(CASES, sys.argv)
