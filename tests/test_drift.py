@@ -207,7 +207,8 @@ def test_llm_obs_and_topic_discovery_drift_lands_without_loss(box: Sandbox, tmp_
                 keyless: setting(id=DELETE),
                 undated: setting(updated_at=DELETE),
                 split: setting(split="test", metadata={}),
-                experiment: setting(run_count="many", status=DELETE, description=LONG, author__team="evals"),
+                experiment: setting(run_count="many", status=DELETE, description=LONG, author__team="evals",
+                                    aggregate_data={"drift_kept": 3, "drift_beyond_a_float": {"mean": 10**400}}),
                 experiment_run: setting(run_number=2.0, aggregate_data={"score": NAN, "n": HUGE, "inf": INF}),
             },
             strict=False,
@@ -238,6 +239,10 @@ def test_llm_obs_and_topic_discovery_drift_lands_without_loss(box: Sandbox, tmp_
     assert records[undated][2] is None
     experiments = by_id(drifted, "datadog.llmobs_experiments", "run_count, status, description", key="name")
     assert experiments[experiment] == (None, None, LONG)
+    aggregates = (
+        "select metric_key, statistic, value from datadog.llmobs_experiment_aggregates where metric_key like 'drift%'"
+    )
+    assert rows(drifted, aggregates) == [("drift_kept", "value", 3.0)]  # a number no float holds is left out
     runs = by_id(drifted, "datadog.llmobs_experiment_runs", "run_number, aggregate_data")
     assert runs[experiment_run] == (2, {"score": None, "n": HUGE, "inf": None})  # JSON holds no NaN or Infinity
     topics = by_id(drifted, "datadog.topic_discovery_runs", "status, evp_query, hierarchy_depth, sampling_ratio")

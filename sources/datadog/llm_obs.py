@@ -196,19 +196,27 @@ def aggregates_table(rows: list[dict[str, Any]], *, tombstones: bool, issues: Da
         before = len(columns["experiment_id"])
         if isinstance(data, dict):
             for metric, value in data.items():
-                if _is_number(value):
-                    add(row["id"], str(metric), "value", float(value))
+                if (number := _chartable(value)) is not None:
+                    add(row["id"], str(metric), "value", number)
                 elif isinstance(value, dict):
                     for statistic, member in value.items():
-                        if _is_number(member):
-                            add(row["id"], str(metric), str(statistic), float(member))
+                        if (number := _chartable(member)) is not None:
+                            add(row["id"], str(metric), str(statistic), number)
         if tombstones and len(columns["experiment_id"]) == before:
             add(row["id"], None, None, None, True)
     return table(AGGREGATES_SCHEMA, columns, name=AGGREGATES_TABLE, issues=issues)
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and value == value  # NaN is not charted
+def _chartable(value: Any) -> float | None:
+    """A number as a float for the aggregates table; None for anything else, NaN, and integers
+    beyond a float's range (those stay, exact, in the experiment's aggregate_data)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return None if number != number else number
 
 
 class ExperimentationReader:
