@@ -71,7 +71,7 @@ def cursor_time(value: Any) -> datetime | None:
     return moment if moment.tzinfo else None
 
 
-def json_text(value: Any) -> str:
+def _json_text(value: Any) -> str:
     """``value`` as JSON text for a JSON column; NaN and Infinity become null (JSON has neither).
 
     orjson refuses values nested deeper than 254 levels and integers beyond 64 bits; those
@@ -84,11 +84,11 @@ def json_text(value: Any) -> str:
 
 
 def json_texts(values: Sequence[Any]) -> list[str | None]:
-    """``json_text`` of every value but None, at orjson's speed when it takes them all."""
+    """``_json_text`` of every value but None, at orjson's speed when it takes them all."""
     try:
         return [None if v is None else orjson.dumps(v).decode() for v in values]
     except orjson.JSONEncodeError:
-        return [None if v is None else json_text(v) for v in values]
+        return [None if v is None else _json_text(v) for v in values]
 
 
 class _Raw(str):

@@ -27,9 +27,7 @@ class Restart:
 RESTART = Restart()
 
 
-def restartable(
-    walk: Callable[[], Iterator[T]], *, label: str, warnings: list[str], max_restarts: int = MAX_CURSOR_RESTARTS
-) -> Iterator[T | Restart]:
+def restartable(walk: Callable[[], Iterator[T]], *, label: str, warnings: list[str]) -> Iterator[T | Restart]:
     """The pages of ``walk()``; when the service refuses a cursor, ``RESTART`` and then the walk again.
 
     Only the affected walk starts over: the rest of the sync goes on. Consumers reset what they
@@ -40,7 +38,7 @@ def restartable(
             yield from walk()
             return
         except CursorRejected as exc:
-            if attempt >= max_restarts:
+            if attempt >= MAX_CURSOR_RESTARTS:
                 raise
             log.info("%s: %s; reading it again from the first page", label, exc.cause)
             warnings.append(f"{label}: {exc.cause}; read again from the first page")

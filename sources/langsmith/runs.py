@@ -29,6 +29,7 @@ Why the sync looks the way it does:
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -169,15 +170,24 @@ def runs_table(items: Sequence[Any], schema: pa.Schema, json_names: frozenset[st
     if not set(map(type, items)) <= {dict}:
         items = [item if isinstance(item, dict) else {} for item in items]  # not an object: a run without an id
     # String, bool and timestamp columns in one pass ({} when one does not fit), the rest per column.
-    columns: dict[str, Any] = plain_columns(items, pa.schema([f for f in schema if f.name not in json_names]))
+    columns: dict[str, Any] = plain_columns(items, _without(schema, json_names))
     for f in schema:
         if f.name == EXTRA_FIELDS:
             columns[f.name] = unknown_fields_each(items, _KNOWN_FIELDS)
         elif f.name not in columns:
             values = [item.get(f.name) for item in items]
             columns[f.name] = json_texts(values) if f.name in json_names else values
-    required = [name for name in _REQUIRED if name in schema.names]
-    return table(schema, columns, name=TABLE, issues=issues, required=required)
+    return table(schema, columns, name=TABLE, issues=issues, required=_required(schema))
+
+
+@functools.cache
+def _without(schema: pa.Schema, names: frozenset[str]) -> pa.Schema:
+    return pa.schema([f for f in schema if f.name not in names])
+
+
+@functools.cache
+def _required(schema: pa.Schema) -> tuple[str, ...]:
+    return tuple(name for name in _REQUIRED if name in schema.names)
 
 
 @dataclass(frozen=True)
@@ -260,7 +270,7 @@ class RunsReader:
         self.issues = DataIssues(SOURCE)  # runs that did not fit the table: warnings at the end (thread-safe)
 
     def sync(self, *, full: bool) -> Iterator[pa.Table]:
-        """The window walk, then the pending runs the walk did not see, in batches of ~1000 rows."""
+        """The window walk, then the pending runs the walk did not see, in batches of ~EMIT_BATCH_ROWS rows."""
         scope = self.query.fingerprint()
         cursor = parse_timestamp(self.state["cursor"]) if self.state.get("cursor") and not full else None
         if cursor is not None and self.state.get("scope") != scope:
@@ -317,7 +327,8 @@ class RunsReader:
         }
         previous: datetime | None = None
         pages = runs = 0
-        passed: set[str] = set()  # ids already handed on, so a walk that starts over sends none twice
+        handed: list[pa.ChunkedArray] = []  # ids handed on, so a walk that starts over sends none twice
+        passed: pa.Array | None = None  # built from them only when a walk starts over
         walk = restartable(
             lambda: iter_run_pages(self.client, body),
             label=f"runs window [{body['min_start_time']}, {body['max_start_time']})",
@@ -326,14 +337,13 @@ class RunsReader:
         for items in walk:
             if items is RESTART:  # the API refused a cursor: this window is walked again from the top
                 previous = None
+                passed = pa.chunked_array(handed, type=pa.string()).combine_chunks()
                 continue
             page = runs_table(items, self.schema, self._json, self.issues)
             previous = _check_page_order(page["start_time"], low, high, previous)
-            ids = page["id"].to_pylist()
-            if not passed.isdisjoint(ids):  # only after a restart: drop what was handed on before it
-                page = page.filter(pa.array([run_id not in passed for run_id in ids]))
-                ids = page["id"].to_pylist()
-            passed.update(ids)
+            if passed is not None:  # after a restart: drop what was handed on before it
+                page = page.filter(pc.invert(pc.is_in(page["id"], value_set=passed)))
+            handed.append(page["id"])
             pages, runs = pages + 1, runs + page.num_rows
             yield page
         log.debug("window [%s, %s): %d runs in %d pages", body["min_start_time"], body["max_start_time"], runs, pages)
