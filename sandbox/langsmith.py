@@ -519,6 +519,9 @@ class LangSmithStore:
         """Render every run for these selects into the frozen cache; returns the number of runs."""
         if not self.frozen:
             raise RuntimeError("only a frozen LangSmith store caches rendered runs")
+        selects = list(selects)
+        if unknown := [s for s in selects if s not in SELECTS]:  # requests are checked by _parse
+            raise ValueError(f"unknown select tokens {unknown!r}")
         fields = select_fields(selects)
         with self._lock:
             for t in range(self._traces()):
@@ -1002,10 +1005,7 @@ class LangSmithStore:
 
 
 def select_fields(selects: Iterable[str]) -> tuple[str, ...]:
-    """The item fields, in order, that select tokens ask for."""
-    selects = list(selects)
-    if unknown := [s for s in selects if s not in SELECTS]:
-        raise ValueError(f"unknown select tokens {unknown!r}")
+    """The item fields, in order, that (known) select tokens ask for."""
     return tuple(dict.fromkeys(s.lower() for s in selects))
 
 
