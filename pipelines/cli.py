@@ -67,10 +67,10 @@ def _setup_logging(debug: bool) -> None:
     handler.addFilter(_RedactingFilter())
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, handlers=[handler], force=True)
     logging.getLogger("runyard").setLevel(logging.DEBUG if debug else logging.WARNING)
-    for noisy in ("httpx", "httpcore", "dlt", "stamina"):
+    for noisy in ("httpx", "httpcore", "stamina"):
         logging.getLogger(noisy).setLevel(logging.DEBUG if debug else logging.WARNING)
-    if not debug:
-        logging.getLogger("dlt").setLevel(logging.CRITICAL)  # its failures reach the user as our own message
+    # dlt's failures reach the user as our own message; with --debug, everything it logs.
+    logging.getLogger("dlt").setLevel(logging.DEBUG if debug else logging.CRITICAL)
 
 
 @contextmanager

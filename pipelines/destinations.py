@@ -335,41 +335,37 @@ def table_counts(session: Session) -> dict[str, int]:
     return {f"{s}.{t}": session.scalar(f'select count(*) from "{s}"."{t}"') for s, t in user_tables(session)}
 
 
-def pipeline_state(session: Session, dataset: str) -> tuple[dict[str, Any], Any] | None:
-    """(state, time of the load that committed it) of ``runyard_<dataset>``, or None if never synced."""
-    from dlt.common.versioned_state import decompress_state
-
-    sql = (
-        f"select s.state, l.inserted_at from {dataset}._dlt_pipeline_state s "
-        f"join {dataset}._dlt_loads l on l.load_id = s._dlt_load_id "
-        f"where s.pipeline_name = 'runyard_{dataset}' and l.status = 0 order by l.load_id desc limit 1"
-    )
+def _rows_unless_missing(session: Session, sql: str) -> list[tuple[Any, ...]] | None:
+    """The rows of ``sql``, or None when a table it reads does not exist (yet)."""
     try:
-        _, rows = session.query(sql)
+        return session.query(sql)[1]
     except Exception as exc:
         if session.is_missing_object(exc):
             return None
         raise
+
+
+def pipeline_state(session: Session, dataset: str) -> tuple[dict[str, Any], Any] | None:
+    """(state, time of the load that committed it) of ``runyard_<dataset>``, or None if never synced."""
+    from dlt.common.versioned_state import decompress_state
+
+    rows = _rows_unless_missing(
+        session,
+        f"select s.state, l.inserted_at from {dataset}._dlt_pipeline_state s "
+        f"join {dataset}._dlt_loads l on l.load_id = s._dlt_load_id "
+        f"where s.pipeline_name = 'runyard_{dataset}' and l.status = 0 order by l.load_id desc limit 1",
+    )
     return (decompress_state(rows[0][0]), rows[0][1]) if rows else None
 
 
 def holds_rows(session: Session, table: str) -> bool:
     """Whether ``table`` (schema-qualified) exists and has at least one row."""
-    try:
-        return bool(session.scalar(f"select exists (select 1 from {table})"))
-    except Exception as exc:
-        if session.is_missing_object(exc):
-            return False
-        raise
+    return bool(_rows_unless_missing(session, f"select 1 from {table} limit 1"))
 
 
 def is_demo(session: Session) -> bool:
-    try:
-        return session.scalar(f"select value from {warehouse.RUNYARD_SCHEMA}.meta where key = 'demo'") == "true"
-    except Exception as exc:
-        if session.is_missing_object(exc):
-            return False
-        raise
+    rows = _rows_unless_missing(session, f"select value from {warehouse.RUNYARD_SCHEMA}.meta where key = 'demo'")
+    return bool(rows) and rows[0][0] == "true"
 
 
 def mark_demo(session: Session) -> None:

@@ -201,7 +201,7 @@ def _langsmith_daily(value_sql: str, y: dict[str, Any], title: str) -> Callable[
 
 _langsmith_error_rate = _langsmith_per_day(
     "select strftime(run_date, '%Y-%m-%d') as day, project_id, "
-    "sum(error_count) / nullif(sum(finished_count), 0) as value, sum(finished_count) as finished "
+    "sum(error_count) / nullif(sum(finished_count), 0) as value "
     "from analytics.langsmith_error_breakdown group by all having sum(finished_count) > 0 order by 1, 2",
     {"title": "error rate (% of finished runs)", "axis": {"format": ".0%"}},
     "LangSmith error rate per day and project",
