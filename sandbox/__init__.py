@@ -42,13 +42,16 @@ from sandbox.server import RateLimiter, Route, SandboxHTTPServer
 __all__ = ["RECORDED_DIR", "Sandbox", "SandboxConfig"]
 
 RECORDED_DIR = Path(__file__).resolve().parent / "recorded"
-ENDPOINTS = (
-    "model_lab.list_runs",
-    "model_lab.get_run",
-    "llm_obs.search",
-    "llm_obs.topic_discovery_runs",
-    "langsmith.query_runs",
-)
+# The API routes: endpoint name, API (for faults), method, path pattern, store attribute and its handler.
+ROUTES = (
+    ("model_lab.list_runs", "datadog", "GET", r"/api/v2/model-lab-api/runs", "model_lab", "list_runs"),
+    ("model_lab.get_run", "datadog", "GET", r"/api/v2/model-lab-api/runs/(?P<run_id>[^/]+)", "model_lab", "get_run"),
+    ("llm_obs.search", "datadog", "POST", r"/api/v2/llm-obs/v1/experimentation/search", "llm_obs", "search"),
+    ("llm_obs.topic_discovery_runs", "datadog", "GET", r"/api/v2/llm-obs/v1/topic-discovery-runs", "patterns",
+     "list_runs"),
+    ("langsmith.query_runs", "langsmith", "POST", r"/api/v2/runs/query", "langsmith", "query_runs"),
+)  # fmt: skip
+ENDPOINTS = tuple(name for name, *_ in ROUTES)
 
 
 @dataclass
@@ -223,41 +226,15 @@ class Sandbox:
     # -- server -----------------------------------------------------------------------------
 
     def _make_server(self, host: str, port: int) -> SandboxHTTPServer:
-        def route(name: str, api: str, method: str, path: str, handler: Any) -> Route:
-            return Route(
-                name, api, method, re.compile(path), self._with_triggers(name, self._with_drift(name, handler))
-            )
-
         routes = [
-            route(
-                "model_lab.list_runs",
-                "datadog",
-                "GET",
-                r"/api/v2/model-lab-api/runs",
-                self.model_lab.list_runs,
-            ),
-            route(
-                "model_lab.get_run",
-                "datadog",
-                "GET",
-                r"/api/v2/model-lab-api/runs/(?P<run_id>[^/]+)",
-                self.model_lab.get_run,
-            ),
-            route(
-                "llm_obs.search",
-                "datadog",
-                "POST",
-                r"/api/v2/llm-obs/v1/experimentation/search",
-                self.llm_obs.search,
-            ),
-            route(
-                "llm_obs.topic_discovery_runs",
-                "datadog",
-                "GET",
-                r"/api/v2/llm-obs/v1/topic-discovery-runs",
-                self.patterns.list_runs,
-            ),
-            route("langsmith.query_runs", "langsmith", "POST", r"/api/v2/runs/query", self.langsmith.query_runs),
+            Route(
+                name,
+                api,
+                method,
+                re.compile(path),
+                self._with_triggers(name, self._with_drift(name, getattr(getattr(self, store), handler))),
+            )
+            for name, api, method, path, store, handler in ROUTES
         ]
         return SandboxHTTPServer(
             (host, port),
