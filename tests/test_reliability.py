@@ -171,7 +171,7 @@ def test_a_fault_that_does_not_pass_ends_the_sync_clearly_and_writes_nothing(cle
 # -- the process killed mid-sync ---------------------------------------------------------------------
 
 KILL_AFTER_REQUESTS = (3, 12, 30)
-KILL_AFTER_FRACTION = (0.5, 0.7, 0.85)  # late enough to be loading, early enough to be running
+KILL_AFTER_FRACTION = (0.45, 0.6, 0.75)  # late enough to be loading, early enough to be running (±15% run to run)
 
 
 def cli_env(box: Sandbox) -> dict[str, str]:
@@ -197,10 +197,13 @@ class TimedSync(NamedTuple):
 def timed_sync(world: tuple[Sandbox, dict], tmp_path_factory: pytest.TempPathFactory) -> TimedSync:
     box, _ = world
     tmp = tmp_path_factory.mktemp("timing")
-    started = time.monotonic()
-    proc = _cli_sync(box, tmp / "timing.duckdb", tmp / "timing-bi.duckdb")
-    assert proc.wait(timeout=120) == 0, proc.stderr.read()
-    return TimedSync(time.monotonic() - started, tmp / "timing-bi.duckdb")
+    seconds = []
+    for attempt in range(2):  # the shorter of two: a first run pays for cold caches the kill runs do not
+        started = time.monotonic()
+        proc = _cli_sync(box, tmp / f"timing-{attempt}.duckdb", tmp / "timing-bi.duckdb")
+        assert proc.wait(timeout=120) == 0, proc.stderr.read()
+        seconds.append(time.monotonic() - started)
+    return TimedSync(min(seconds), tmp / "timing-bi.duckdb")
 
 
 @pytest.mark.parametrize("point", [f"after {n} requests" for n in KILL_AFTER_REQUESTS]
