@@ -1,7 +1,7 @@
 """Benchmark cases for LangSmith runs, run by ``python -m bench`` (each in a fresh subprocess).
 
 - ``runyard``: ``runyard sync langsmith`` as a user runs it, configured through the environment
-  (24-hour windows, the default number fetched at once); ``runyard wide``: twice that many.
+  (24-hour windows, the default number fetched at once); ``runyard narrow``: half that many.
 - ``one walk``: runyard reading everything in one sequential cursor walk (a single window,
   concurrency 1): the baseline of the latency case.
 - ``fetch+parse``: one cursor walk over the same span and selects with httpx and orjson,
@@ -24,7 +24,7 @@ from sources.langsmith.runs import normalize_selects, rfc3339
 from sources.langsmith.settings import DEFAULT_CONCURRENCY, DEFAULT_SELECTS, PAGE_SIZE, QUERY_RUNS_PATH
 
 LATENCY_S = 0.1
-WIDE_CONCURRENCY = 2 * DEFAULT_CONCURRENCY
+NARROW_CONCURRENCY = DEFAULT_CONCURRENCY // 2
 ONE_WALK_HOURS = 24 * 365 * 100  # a window longer than any backfill: the whole span is one cursor walk
 RUNS_TABLE = "langsmith.runs"
 
@@ -36,7 +36,7 @@ def _runyard(url: str, **env: str) -> dict[str, Any]:
 
 CASE_ENV = {
     "runyard": {},
-    "runyard wide": {"SOURCES__LANGSMITH__CONCURRENCY": str(WIDE_CONCURRENCY)},  # what a slow link would set
+    "runyard narrow": {"SOURCES__LANGSMITH__CONCURRENCY": str(NARROW_CONCURRENCY)},
     "one walk": {"SOURCES__LANGSMITH__CONCURRENCY": "1", "SOURCES__LANGSMITH__WINDOW_HOURS": str(ONE_WALK_HOURS)},
 }
 

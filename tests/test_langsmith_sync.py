@@ -26,7 +26,7 @@ from sources.langsmith.runs import (
     runs_table,
 )
 from sources.langsmith.settings import SELECT_TOKENS
-from sources.langsmith.windows import fetch_in_order, plan_windows
+from sources.langsmith.windows import BUFFERED_PAGES, fetch_concurrently, plan_windows
 from tests.conftest import rows, run_cli
 
 FAKE_KEY = "lsv2_fake_DO-NOT-LEAK_3f9a1c7e"
@@ -178,15 +178,48 @@ def test_concurrent_windows_load_the_same_table_as_one_sequential_walk(box: Sand
     assert rows(concurrent, query) == rows(sequential, query)
 
 
-def test_windows_are_yielded_in_order_whichever_finishes_first() -> None:
+def test_windows_are_handed_on_as_they_arrive_each_in_its_own_order() -> None:
+    first_may_finish = threading.Event()
+
     def fetch(window: int) -> Iterator[int]:
-        time.sleep((8 - window) * 0.01)  # later windows finish first
+        if window == 0:  # the oldest window is slow: later ones must not wait for it
+            first_may_finish.wait(timeout=5)
         yield from (window * 10 + k for k in range(3))
 
-    assert list(fetch_in_order(range(8), fetch, concurrency=4)) == [w * 10 + k for w in range(8) for k in range(3)]
+    got = []
+    for item in fetch_concurrently(range(8), fetch, concurrency=4):
+        got.append(item)
+        if len(got) == 21:  # every other window is in
+            first_may_finish.set()
+
+    assert got[21:] == [0, 1, 2]
+    assert sorted(got) == [w * 10 + k for w in range(8) for k in range(3)]
+    for w in range(8):
+        assert [item for item in got if item // 10 == w] == [w * 10 + k for k in range(3)]
 
 
-def test_a_failed_window_raises_when_reached_and_stops_the_others() -> None:
+def test_walks_pause_while_the_consumer_is_behind() -> None:
+    produced = 0
+    lock = threading.Lock()
+
+    def fetch(window: int) -> Iterator[int]:
+        nonlocal produced
+        for k in range(50):
+            with lock:
+                produced += 1
+            yield k
+
+    ahead = []
+    for consumed, _item in enumerate(fetch_concurrently(range(6), fetch, concurrency=3), 1):
+        time.sleep(0.002)
+        with lock:
+            ahead.append(produced - consumed)
+    # what the queue holds, plus one item per walk waiting to be put
+    assert max(ahead) <= BUFFERED_PAGES + 3
+    assert consumed == 300
+
+
+def test_a_failed_window_raises_and_stops_the_others() -> None:
     started: list[int] = []
     lock = threading.Lock()
 
@@ -197,11 +230,9 @@ def test_a_failed_window_raises_when_reached_and_stops_the_others() -> None:
             raise RuntimeError("window 1 failed")
         yield from range(100)  # more than the queue holds: these walks pause until consumed
 
-    got = []
     with pytest.raises(RuntimeError, match="window 1 failed"):
-        for item in fetch_in_order(range(20), fetch, concurrency=3):
-            got.append(item)
-    assert got == list(range(100))
+        for _item in fetch_concurrently(range(20), fetch, concurrency=3):
+            pass
     assert len(started) < 20  # the remaining windows were cancelled
 
 

@@ -62,6 +62,9 @@ def iter_run_pages(client: ApiClient, body: Mapping[str, Any]) -> Iterator[list[
             _, page = client.request_json("POST", QUERY_RUNS_PATH, endpoint=ENDPOINT, body=request)
         items, cursor = _parse_page(page)
         yield items
+        # A page's objects are several times its JSON: let them go before the next request, not
+        # after it (with many walks in flight, that is a page less per walk at the peak).
+        del page, items
         if not cursor:
             return
         if cursor in seen:

@@ -9,8 +9,8 @@ Why the sync looks the way it does:
 - Window walk: ``[INITIAL_START, now)`` on the first sync and on a full refresh,
   ``[cursor - INGEST_LAG, now)`` later (never before INITIAL_START). The span is cut into
   ``window_hours`` windows, each one cursor walk with ``sort_order=ASC`` and ``page_size=1000``;
-  windows are fetched by a bounded thread pool and yielded strictly in window order
-  (``windows.fetch_in_order``). A change of projects, dataset or filters starts over from
+  windows are fetched by a bounded thread pool and their pages handed on as they arrive
+  (``windows.fetch_concurrently``). A change of projects, dataset or filters starts over from
   INITIAL_START, since the old cursor says nothing about runs the old query did not match.
 - The cursor is the end of the last window: the ``now`` the sync started with. Every run
   that started before it and had reached the server was read. The newest start time seen
@@ -55,7 +55,7 @@ from sources.errors import ConfigError, UpstreamError
 from sources.http_client import ApiClient
 from sources.langsmith.client import SOURCE, iter_run_pages
 from sources.langsmith.settings import PAGE_SIZE, SELECT_TOKENS
-from sources.langsmith.windows import Window, fetch_in_order, plan_windows
+from sources.langsmith.windows import Window, fetch_concurrently, plan_windows
 from sources.paging import RESTART, restartable
 
 log = logging.getLogger("runyard.langsmith")
@@ -309,7 +309,7 @@ class RunsReader:
 
     def _walk(self, windows: list[Window]) -> Iterator[pa.Table]:
         self.on_progress("windows", 0, len(windows))
-        yield from fetch_in_order(
+        yield from fetch_concurrently(
             windows,
             self._fetch_window,
             concurrency=self.concurrency,
@@ -340,6 +340,7 @@ class RunsReader:
                 passed = pa.chunked_array(handed, type=pa.string()).combine_chunks()
                 continue
             page = runs_table(items, self.schema, self._json, self.issues)
+            del items  # not held through the next request
             previous = _check_page_order(page["start_time"], low, high, previous)
             if passed is not None:  # after a restart: drop what was handed on before it
                 page = page.filter(pc.invert(pc.is_in(page["id"], value_set=passed)))

@@ -27,4 +27,4 @@ DEFAULT_SELECTS = tuple(token for token in SELECT_TOKENS if token not in OPT_IN_
 
 DEFAULT_INITIAL_DAYS = 30  # how far back the first sync reaches when INITIAL_START is not set
 DEFAULT_WINDOW_HOURS = 24  # backfills are split into windows of this size
-DEFAULT_CONCURRENCY = 4  # windows fetched at once
+DEFAULT_CONCURRENCY = 8  # windows fetched at once

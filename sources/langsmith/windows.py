@@ -1,9 +1,10 @@
-"""Time windows: how a backfill is cut up, and how windows are fetched concurrently but yielded in order.
+"""Time windows: how a backfill is cut up, and how windows are fetched concurrently.
 
 A window is one cursor walk over ``[start, end)``. Walks of different windows are independent
-(the API binds each cursor to its own query), so several can run at once; dlt still receives
-the pages strictly in window order, which keeps the load deterministic and the output sorted
-by start time.
+(the API binds each cursor to its own query), so several run at once and their pages are
+handed on as they arrive. Windows are disjoint in start time, so a run is in one window only;
+nothing downstream (the merge on id, the cursor, the pending-run tracking) depends on the
+order in which windows finish.
 """
 
 from __future__ import annotations
@@ -12,22 +13,20 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar, cast
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 W = TypeVar("W")
 
 Window = tuple[datetime, datetime]
 
-# Pages a window may hold ready before its walk pauses: with ``concurrency`` windows in flight,
-# at most concurrency * (QUEUE_DEPTH + 1) Arrow pages (about 1 MB each at 1000 runs with the default
-# selects) are in memory, however long the backfill. A window's first QUEUE_DEPTH + 1 pages are
-# fetched while earlier windows are consumed; later pages are fetched one by one when the
-# window's turn comes (lower window_hours for projects with far more runs per window).
-# Measured with 100 ms per request and 7-page windows: depth 2 saved 29% of the sequential
-# walk's wall time, depth 8 saved 57%.
-QUEUE_DEPTH = 8
+# Pages all walks together may hold ready before they pause: at most BUFFERED_PAGES + concurrency
+# Arrow pages (about 1 MB each at 1000 runs with the default selects) are in memory however long
+# the backfill and however many windows run at once. A walk pauses only while the consumer is
+# behind, which is when more pages in flight would not make the sync faster anyway.
+BUFFERED_PAGES = 16
 _POLL_S = 0.1  # how often a paused walk checks whether the consumer went away
 
 
@@ -40,63 +39,73 @@ def plan_windows(start: datetime, end: datetime, size: timedelta) -> list[Window
     return windows
 
 
+@dataclass(frozen=True, slots=True)
+class _Page(Generic[T]):
+    item: T
+
+
+@dataclass(frozen=True, slots=True)
 class _Failed:
-    def __init__(self, error: BaseException) -> None:
-        self.error = error
+    error: BaseException
 
 
-_DONE = object()
+_WINDOW_DONE = object()
 
 
-def fetch_in_order(
+def fetch_concurrently(
     windows: Sequence[W],
     fetch: Callable[[W], Iterator[T]],
     *,
     concurrency: int,
     on_window_done: Callable[[int], None] = lambda _done: None,
 ) -> Iterator[T]:
-    """Run ``fetch(window)`` for every window on ``concurrency`` threads; yield items in window order.
+    """Run ``fetch(window)`` for every window on ``concurrency`` threads; yield items as they arrive.
 
-    Windows start in order, so the oldest unfinished window always has a thread and the
-    consumer never waits on a window that is not running. A window's walk pauses while
-    ``QUEUE_DEPTH`` of its items wait to be consumed (memory stays bounded). An error in a
-    walk is raised when the consumer reaches that window. If the consumer stops early
-    (an error downstream, generator closed), running walks stop after their current request.
+    Each window's items come in the order its walk produced them; items of different windows
+    interleave. Windows start in order. Walks pause while ``BUFFERED_PAGES`` items wait to be
+    consumed (memory stays bounded). An error in a walk is raised as soon as the consumer
+    reaches it; the consumer stopping early (an error downstream, generator closed) stops the
+    running walks after their current request and the rest from starting.
+    ``on_window_done`` gets the number of windows finished so far.
     """
     stop = threading.Event()
-    queues: list[queue.Queue[object]] = [queue.Queue(maxsize=QUEUE_DEPTH) for _ in windows]
+    ready: queue.Queue[object] = queue.Queue(maxsize=BUFFERED_PAGES)
 
-    def put(index: int, item: object) -> bool:
+    def put(message: object) -> bool:
         while not stop.is_set():
             try:
-                queues[index].put(item, timeout=_POLL_S)
+                ready.put(message, timeout=_POLL_S)
                 return True
             except queue.Full:
                 continue
         return False
 
-    def walk(index: int) -> None:
+    def walk(window: W) -> None:
         if stop.is_set():
             return
         try:
-            for item in fetch(windows[index]):
-                if not put(index, item):
+            for item in fetch(window):
+                if not put(_Page(item)):
                     return
         except BaseException as exc:  # handed to the consumer, raised in its thread
-            put(index, _Failed(exc))
+            put(_Failed(exc))
             return
-        put(index, _DONE)
+        put(_WINDOW_DONE)
 
     pool = ThreadPoolExecutor(max_workers=max(1, concurrency), thread_name_prefix="langsmith-window")
     try:
-        for index in range(len(windows)):
-            pool.submit(walk, index)
-        for index, ready in enumerate(queues):
-            while (item := ready.get()) is not _DONE:
-                if isinstance(item, _Failed):
-                    raise item.error
-                yield cast(T, item)
-            on_window_done(index + 1)
+        for window in windows:
+            pool.submit(walk, window)
+        done = 0
+        while done < len(windows):
+            message = ready.get()
+            if isinstance(message, _Page):
+                yield message.item
+            elif isinstance(message, _Failed):
+                raise message.error
+            else:
+                done += 1
+                on_window_done(done)
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
