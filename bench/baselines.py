@@ -56,10 +56,6 @@ from bench import langsmith, model_lab
 from bench.harness import case_main, control, peak_rss_mb
 from sources.langsmith.settings import QUERY_RUNS_PATH
 
-LANGSMITH_RUNS = langsmith.RUNS_TABLE
-MODEL_LAB_RUNS = model_lab.RUNS_TABLE
-
-
 # -- dlt rest_api ---------------------------------------------------------------------------------
 
 
@@ -173,13 +169,13 @@ def rest_api_load(
 
 def case_rest_api_langsmith(url: str, **run_options: Any) -> dict[str, Any]:
     """``rest_api/langsmith`` (``+parquet`` with ``loader_file_format="parquet"``): rows = the runs table."""
-    figures = rest_api_load(url, "langsmith", LANGSMITH_RUNS, langsmith_config, **run_options)
+    figures = rest_api_load(url, "langsmith", langsmith.RUNS_TABLE, langsmith_config, **run_options)
     return figures | {"rows": figures["runs"]}  # the runs table; child tables in rows_by_table
 
 
 def case_rest_api_model_lab(url: str, **run_options: Any) -> dict[str, Any]:
     """``rest_api/model_lab`` (``+parquet`` likewise): rows = the runs table and its three child tables."""
-    figures = rest_api_load(url, "datadog", MODEL_LAB_RUNS, model_lab_config, **run_options)
+    figures = rest_api_load(url, "datadog", model_lab.RUNS_TABLE, model_lab_config, **run_options)
     return figures | {"rows": sum(figures["rows_by_table"].values())}
 
 
@@ -217,12 +213,12 @@ def raw_load(url: str, pages: Callable[..., Iterator[tuple[bytes, dict[str, Any]
 
 def case_raw_langsmith(url: str) -> dict[str, Any]:
     """``raw/langsmith``: one table of the runs as the API sends them."""
-    return raw_load(url, langsmith.pages, "items", LANGSMITH_RUNS)
+    return raw_load(url, langsmith.pages, "items", langsmith.RUNS_TABLE)
 
 
 def case_raw_model_lab(url: str) -> dict[str, Any]:
     """``raw/model_lab``: one table of the ``data`` objects as they come; rows = runs."""
-    return raw_load(url, model_lab.pages, "data", MODEL_LAB_RUNS)
+    return raw_load(url, model_lab.pages, "data", model_lab.RUNS_TABLE)
 
 
 CASES: dict[str, Callable[[str], dict[str, Any]]] = {

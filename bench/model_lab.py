@@ -18,16 +18,15 @@ import orjson
 
 from bench.harness import case_main, control, peak_rss_mb, runyard_sync
 
-
-def case_runyard(url: str) -> dict[str, Any]:
-    figures = runyard_sync(url, ["model_lab"])
-    return figures | {"runs": figures["rows_by_table"][RUNS_TABLE]}
-
-
 RUNS_TABLE = "datadog.model_lab_runs"
 # Literals, not sources.datadog.settings: importing it would add ~70 MB to the floor's peak RSS.
 RUNS_PATH = "/api/v2/model-lab-api/runs"
 PARAMS = {"sort": "created_at", "page[size]": 100}
+
+
+def case_runyard(url: str) -> dict[str, Any]:
+    figures = runyard_sync(url, ["model_lab"])
+    return figures | {"runs": figures["rows_by_table"][RUNS_TABLE]}
 
 
 def headers(env: dict[str, str]) -> dict[str, str]:

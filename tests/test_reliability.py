@@ -189,7 +189,7 @@ def _cli_sync(box: Sandbox, db: Path, publish: Path) -> subprocess.Popen[str]:
 
 
 class TimedSync(NamedTuple):
-    seconds: float  # how long a complete first sync through the CLI takes here: places the kill points
+    seconds: float  # the shorter of two complete first syncs through the CLI here: places the kill points
     published: Path  # the reader copy it published
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Generic, TypeVar
+from typing import TypeVar, cast
 
 T = TypeVar("T")
 W = TypeVar("W")
@@ -37,11 +37,6 @@ def plan_windows(start: datetime, end: datetime, size: timedelta) -> list[Window
         windows.append((start, min(start + size, end)))
         start += size
     return windows
-
-
-@dataclass(frozen=True, slots=True)
-class _Page(Generic[T]):
-    item: T
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +80,7 @@ def fetch_concurrently(
             return
         try:
             for item in fetch(window):
-                if not put(_Page(item)):
+                if not put(item):
                     return
         except BaseException as exc:  # handed to the consumer, raised in its thread
             put(_Failed(exc))
@@ -99,13 +94,13 @@ def fetch_concurrently(
         done = 0
         while done < len(windows):
             message = ready.get()
-            if isinstance(message, _Page):
-                yield message.item
+            if message is _WINDOW_DONE:
+                done += 1
+                on_window_done(done)
             elif isinstance(message, _Failed):
                 raise message.error
             else:
-                done += 1
-                on_window_done(done)
+                yield cast(T, message)
     finally:
         stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
