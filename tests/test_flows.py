@@ -345,6 +345,23 @@ def test_local_server_that_does_not_start_in_time_is_stopped(tmp_path: Path) -> 
     assert (tmp_path / "home" / "server.log").exists()
 
 
+def _server_busy(exc: Exception) -> bool:
+    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 503
+
+
+def _prefect_api(method: str, url: str, **kwargs: Any) -> Any:
+    """One call to the Prefect API, retried on 503 as Prefect's own client does.
+
+    The local server answers 503 while its SQLite file is busy (here its scheduler writes every
+    second).
+    """
+    for attempt in stamina.retry_context(on=_server_busy, attempts=10, wait_max=1.0):
+        with attempt:
+            response = httpx.request(method, url, **kwargs)
+            response.raise_for_status()
+    return response.json()
+
+
 def test_serve_starts_its_own_server_runs_flows_and_stops_it(box: Sandbox, tmp_path: Path) -> None:
     """`runyard serve` with no PREFECT_API_URL: local server, a triggered run, one line per run, clean stop."""
     env = {
@@ -382,17 +399,18 @@ def test_serve_starts_its_own_server_runs_flows_and_stops_it(box: Sandbox, tmp_p
     try:
         api = wait_for(r"Prefect API (http://127\.0\.0\.1:\d+/api)")[1]
         wait_for(r"^Serving")
-        deployment = httpx.get(f"{api}/deployments/name/sync-langsmith/runyard").json()
-        httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run", json={}).raise_for_status()
+        deployment = _prefect_api("GET", f"{api}/deployments/name/sync-langsmith/runyard")
+        _prefect_api("POST", f"{api}/deployments/{deployment['id']}/create_flow_run", json={})
         wait_for(r"sync-langsmith \(.+\) started")
         done = wait_for(r"sync-langsmith \(.+\) completed: (\d+) rows loaded")
-        scheduled = httpx.post(
+        scheduled = _prefect_api(
+            "POST",
             f"{api}/flow_runs/filter",
             json={
                 "deployments": {"id": {"any_": [deployment["id"]]}},
                 "flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
             },
-        ).json()
+        )
     finally:
         serve.send_signal(signal.SIGINT)
         serve.wait(timeout=60)

@@ -13,7 +13,6 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar, cast
 
@@ -27,7 +26,7 @@ Window = tuple[datetime, datetime]
 # the backfill and however many windows run at once. A walk pauses only while the consumer is
 # behind, which is when more pages in flight would not make the sync faster anyway.
 BUFFERED_PAGES = 16
-_POLL_S = 0.1  # how often a paused walk checks whether the consumer went away
+_POLL_S = 0.1  # how often a paused walk (or the waiting consumer) checks whether the other side stopped
 
 
 def plan_windows(start: datetime, end: datetime, size: timedelta) -> list[Window]:
@@ -37,11 +36,6 @@ def plan_windows(start: datetime, end: datetime, size: timedelta) -> list[Window
         windows.append((start, min(start + size, end)))
         start += size
     return windows
-
-
-@dataclass(frozen=True, slots=True)
-class _Failed:
-    error: BaseException
 
 
 _WINDOW_DONE = object()
@@ -58,12 +52,15 @@ def fetch_concurrently(
 
     Each window's items come in the order its walk produced them; items of different windows
     interleave. Windows start in order. Walks pause while ``BUFFERED_PAGES`` items wait to be
-    consumed (memory stays bounded). An error in a walk is raised as soon as the consumer
-    reaches it; the consumer stopping early (an error downstream, generator closed) stops the
-    running walks after their current request and the rest from starting.
-    ``on_window_done`` gets the number of windows finished so far.
+    consumed (memory stays bounded). An error in a walk stops the other walks and is raised in
+    the consumer before its next item; the consumer stopping early (an error downstream,
+    generator closed) stops the running walks after their current request and the rest from
+    starting. ``on_window_done`` gets the number of windows finished so far.
     """
     stop = threading.Event()
+    # The first error of any walk. It bypasses the queue: a walk waiting for room there could
+    # otherwise lose the race for each free slot to the walks that are still producing.
+    failures: list[BaseException] = []
     ready: queue.Queue[object] = queue.Queue(maxsize=BUFFERED_PAGES)
 
     def put(message: object) -> bool:
@@ -82,8 +79,9 @@ def fetch_concurrently(
             for item in fetch(window):
                 if not put(item):
                     return
-        except BaseException as exc:  # handed to the consumer, raised in its thread
-            put(_Failed(exc))
+        except BaseException as exc:  # raised in the consumer's thread
+            failures.append(exc)
+            stop.set()
             return
         put(_WINDOW_DONE)
 
@@ -93,12 +91,15 @@ def fetch_concurrently(
             pool.submit(walk, window)
         done = 0
         while done < len(windows):
-            message = ready.get()
+            if failures:
+                raise failures[0]
+            try:
+                message = ready.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
             if message is _WINDOW_DONE:
                 done += 1
                 on_window_done(done)
-            elif isinstance(message, _Failed):
-                raise message.error
             else:
                 yield cast(T, message)
     finally:
