@@ -20,7 +20,8 @@ import httpx
 import orjson
 
 from bench.harness import case_main, control, peak_rss_mb, runyard_sync
-from sources.langsmith.runs import normalize_selects, rfc3339
+from sources.langsmith.run_table import normalize_selects
+from sources.langsmith.runs import rfc3339
 from sources.langsmith.settings import DEFAULT_CONCURRENCY, DEFAULT_SELECTS, PAGE_SIZE, QUERY_RUNS_PATH
 
 LATENCY_S = 0.1

@@ -268,7 +268,7 @@ def sandbox(
         frozen=frozen,
     )
     if frozen:
-        from sources.langsmith.runs import normalize_selects
+        from sources.langsmith.run_table import normalize_selects
         from sources.langsmith.settings import DEFAULT_SELECTS
 
         warmed = box.warm(normalize_selects(DEFAULT_SELECTS))

@@ -250,9 +250,12 @@ class ApiClient:
         endpoint: str,
         params: Mapping[str, Any] | None = None,
         body: Any = None,
+        decode: Callable[[bytes], Any] | None = None,
     ) -> tuple[int, Any]:
-        """Send a request, retrying transient failures; return (status, parsed JSON body).
+        """Send a request, retrying transient failures; return (status, ``decode(body)``).
 
+        ``decode`` reads a 2xx body (``parse_json_body`` unless a source reads its pages its own
+        way); the ValueError it raises for a body that is not JSON is retried.
         Raises CredentialsError on 401/403, NotFoundError on 404, UpstreamError on other 4xx
         or a body that stays unparseable, TransientError once retries are exhausted.
         """
@@ -272,7 +275,9 @@ class ApiClient:
                     if attempt.num > 1:
                         self.stats.retries += 1
                     try:
-                        return self._attempt(method, path, endpoint, params, content, headers)
+                        return self._attempt(
+                            method, path, endpoint, params, content, headers, decode or parse_json_body
+                        )
                     except _Retryable as exc:
                         last = exc
                         raise
@@ -296,11 +301,17 @@ class ApiClient:
         params: Mapping[str, Any] | None,
         content: bytes | None,
         headers: Mapping[str, str] | None,
+        decode: Callable[[bytes], Any],
     ) -> tuple[int, Any]:
         if self.pacer:
             self.pacer.wait(self.stats)
         try:
-            response = self._client.request(method, path, params=params, content=content, headers=headers)
+            with self._client.stream(method, path, params=params, content=content, headers=headers) as response:
+                # A body is read into bytes of our own, not the Response's: a Response and its stream
+                # refer to each other (encode/httpx#3733), so a body it held would only be freed by a
+                # full garbage collection, which at megabyte pages can come hundreds of pages later.
+                # Error bodies are small, and _error_detail reads them from the Response.
+                received = b"".join(response.iter_bytes()) if response.is_success else response.read()
         except httpx.TransportError as exc:
             self.stats.count(endpoint, 0)
             if _certificate_refused(exc):
@@ -311,13 +322,13 @@ class ApiClient:
                     "(or SSL_CERT_DIR) at a bundle that includes it; otherwise check the base URL.",
                 ) from None
             raise _Retryable(f"{type(exc).__name__}: {redact(str(exc)) or 'connection problem'}") from None
-        self.stats.count(endpoint, len(response.content))
+        self.stats.count(endpoint, len(received))
         if self.pacer:
             self.pacer.observe(response.headers)
         status = response.status_code
         if 200 <= status < 300:
             try:
-                return status, parse_json_body(response.content)
+                return status, decode(received)
             except ValueError:
                 raise _Retryable(f"{status} response with a body that is not valid JSON") from None
             except RecursionError:

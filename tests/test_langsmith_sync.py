@@ -11,21 +11,25 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pytest
 
 from pipelines.config import LangSmithSettings
 from pipelines.sync import Settings, sync
 from sandbox import Sandbox
 from sources.arrow_tables import DataIssues, parse_timestamp
-from sources.langsmith.runs import (
+from sources.http_client import parse_json_body
+from sources.langsmith.run_table import (
     COLUMN_TYPES,
-    INGEST_LAG,
+    RunTables,
+    TypedPage,
     json_columns,
     normalize_selects,
     run_schema,
     runs_table,
 )
-from sources.langsmith.settings import SELECT_TOKENS
+from sources.langsmith.runs import INGEST_LAG
+from sources.langsmith.settings import DEFAULT_SELECTS, SELECT_TOKENS
 from sources.langsmith.windows import BUFFERED_PAGES, fetch_concurrently, plan_windows
 from tests.conftest import rows, run_cli
 
@@ -288,6 +292,87 @@ def test_one_drifted_value_changes_nothing_for_the_rest_of_its_page(box: Sandbox
     assert plain.num_rows == len(runs) and plain.column("start_time").null_count == 0
     assert drifted.slice(0, len(runs)).equals(plain)
     assert drifted.column("is_root")[len(runs)].as_py() is True  # "true" read losslessly, on the slow path
+
+
+def _page(runs: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"items": runs, "next_cursor": "next"})
+
+
+@pytest.mark.parametrize("selects", [DEFAULT_SELECTS, SELECT_TOKENS], ids=["default", "every"])
+def test_the_direct_path_reads_a_page_as_the_general_path_does(box: Sandbox, selects: tuple[str, ...]) -> None:
+    """msgspec straight into typed columns (nested values as the JSON text sent) against orjson,
+    Python values and runs_table: the same table, the same cursor, nothing to report."""
+    tokens = normalize_selects(selects)
+    runs = [{k: v for k, v in run.items() if k.upper() in tokens} for run in box.langsmith.truth()[:500]]
+    content = _page(runs)
+    issues = DataIssues("langsmith")
+    tables = RunTables(tokens, issues)
+    decoded = tables.decode(content)
+    assert isinstance(decoded, TypedPage)
+    direct, cursor = tables.read(decoded)
+    general = runs_table(orjson.loads(content)["items"], run_schema(tokens), frozenset(json_columns(tokens)), issues)
+    assert cursor == "next" and direct.num_rows == len(runs)
+    assert direct.equals(general)
+    assert direct.column("metadata").null_count < len(runs)  # nested values are there, as text
+    assert issues.warnings() == []
+
+
+@pytest.mark.parametrize(
+    ("change", "direct"),
+    [
+        ({"unknown_field": 1}, False),  # no column: kept in extra_fields
+        ({"total_tokens": "12"}, False),  # a number as text: converted, and counted
+        ({"total_tokens": 3.5}, False),  # does not fit: NULL, the value kept in extra_fields
+        ({"total_tokens": 2**64 - 1}, False),  # beyond int64
+        ({"is_root": 1}, False),
+        ({"name": 7}, False),
+        ({"name": "nul\x00inside"}, False),  # stripped: PostgreSQL cannot store it
+        ({"metadata": {"nul": "\x00"}}, False),
+        ({"id": None}, True),  # left out, and reported, on either path
+        ({"start_time": "2026-01-01T00:00:00.123456789Z"}, True),  # nanoseconds: parsed by table() on either path
+    ],
+    ids=lambda value: repr(value)[:30] if isinstance(value, dict) else str(value),
+)
+def test_pages_with_drift_read_as_the_general_path_reads_them(
+    box: Sandbox, change: dict[str, Any], direct: bool
+) -> None:
+    tokens = normalize_selects(DEFAULT_SELECTS)
+    runs = [{k: v for k, v in run.items() if k.upper() in tokens} for run in box.langsmith.truth()[:50]]
+    runs[7] = {**runs[7], **change}
+    content = _page(runs)
+    expected_issues = DataIssues("langsmith")
+    expected = runs_table(
+        parse_json_body(content)["items"], run_schema(tokens), frozenset(json_columns(tokens)), expected_issues
+    )
+    tables = RunTables(tokens, DataIssues("langsmith"))
+    decoded = tables.decode(content)
+    read, _ = tables.read(decoded)
+    assert isinstance(decoded, TypedPage) is direct
+    assert read.equals(expected)
+    assert tables.issues.warnings() == expected_issues.warnings()
+    assert "\x00" not in str(read.to_pylist())
+
+
+@pytest.mark.parametrize(
+    ("find", "replace", "column"),
+    [
+        (b'"metadata":{', b'"metadata":{"bad":"\xff\xfe",', "metadata"),  # invalid UTF-8
+        (b'"metadata":{', b'"metadata":{"bad":"\\ud800",', "metadata"),  # an unpaired surrogate escape
+        (b'"name":"', b'"name":"\\udc00', "name"),
+    ],
+    ids=["invalid-utf8-nested", "lone-surrogate-nested", "lone-surrogate-string"],
+)
+def test_text_no_destination_can_store_is_replaced_not_loaded(
+    box: Sandbox, find: bytes, replace: bytes, column: str
+) -> None:
+    tokens = normalize_selects(DEFAULT_SELECTS)
+    runs = [{k: v for k, v in run.items() if k.upper() in tokens} for run in box.langsmith.truth()[:5]]
+    content = _page(runs).replace(find, replace, 1)
+    tables = RunTables(tokens, DataIssues("langsmith"))
+    decoded = tables.decode(content)
+    assert not isinstance(decoded, TypedPage)
+    read, _ = tables.read(decoded)
+    assert any("\ufffd" in text for text in read.column(column).drop_null().to_pylist())
 
 
 def test_a_first_sync_appends_and_rows_without_their_state_are_merged_over(box: Sandbox, db_path: Path) -> None:

@@ -19,7 +19,7 @@ import pytest
 
 from sandbox import Sandbox
 from sandbox.langsmith import SELECTS
-from sources.langsmith.runs import normalize_selects
+from sources.langsmith.run_table import normalize_selects
 from sources.langsmith.settings import DEFAULT_SELECTS
 
 ANCHOR = datetime(2026, 5, 1, 12, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 Table (schema ``langsmith``):
 - ``runs``: one row per run id in its latest state, merged on ``id``; one column per selected
-  field (``sources.langsmith.runs.COLUMN_TYPES``), nested values as JSON columns.
+  field (``sources.langsmith.run_table.COLUMN_TYPES``), nested values as JSON columns.
 """
 
 from __future__ import annotations
@@ -18,7 +18,8 @@ from sources.arrow_tables import parse_timestamp
 from sources.errors import ConfigError
 from sources.http_client import DEFAULT_ATTEMPTS, RetryPolicy, SourceStats, validate_base_url
 from sources.langsmith.client import SOURCE, make_client
-from sources.langsmith.runs import RunQuery, RunsReader, json_columns, normalize_selects
+from sources.langsmith.run_table import json_columns, normalize_selects
+from sources.langsmith.runs import RunQuery, RunsReader
 from sources.langsmith.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,

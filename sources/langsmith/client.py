@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sources.errors import CredentialsError, SyncError, UpstreamError
 from sources.http_client import ApiClient, RetryPolicy, SourceStats
 from sources.langsmith.settings import QUERY_RUNS_PATH
 from sources.paging import cursor_refusal
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from sources.langsmith.run_table import RunTables
 
 SOURCE = "langsmith"
 ENDPOINT = "langsmith.query_runs"  # the name requests are counted under (and the sandbox's route name)
@@ -48,8 +53,8 @@ def make_client(
     )
 
 
-def iter_run_pages(client: ApiClient, body: Mapping[str, Any]) -> Iterator[list[dict[str, Any]]]:
-    """Every page of one runs query, following ``next_cursor`` until the server omits it.
+def iter_run_pages(client: ApiClient, body: Mapping[str, Any], tables: RunTables) -> Iterator[pa.Table]:
+    """The typed table of every page of one runs query, following ``next_cursor`` until the server omits it.
 
     The body is resent unchanged with only ``cursor`` added (the API binds a cursor to the
     query it came from). A cursor seen before means the walk would loop: that is an error.
@@ -59,12 +64,13 @@ def iter_run_pages(client: ApiClient, body: Mapping[str, Any]) -> Iterator[list[
     while True:
         request = {**body, "cursor": cursor} if cursor else dict(body)
         with cursor_refusal(SOURCE, "the runs query", cursor):
-            _, page = client.request_json("POST", QUERY_RUNS_PATH, endpoint=ENDPOINT, body=request)
-        items, cursor = _parse_page(page)
-        yield items
-        # A page's objects are several times its JSON: let them go before the next request, not
-        # after it (with many walks in flight, that is a page less per walk at the peak).
-        del page, items
+            _, decoded = client.request_json(
+                "POST", QUERY_RUNS_PATH, endpoint=ENDPOINT, body=request, decode=tables.decode
+            )
+        page, cursor = tables.read(decoded)
+        del decoded  # not held through the next request
+        yield page
+        del page
         if not cursor:
             return
         if cursor in seen:
@@ -74,21 +80,3 @@ def iter_run_pages(client: ApiClient, body: Mapping[str, Any]) -> Iterator[list[
                 "This is a service-side problem; report it to LangChain and run the sync again later.",
             )
         seen.add(cursor)
-
-
-def _parse_page(page: Any) -> tuple[list[dict[str, Any]], str | None]:
-    items = page.get("items") if isinstance(page, dict) else None
-    cursor = page.get("next_cursor") if isinstance(page, dict) else None
-    if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
-        raise _malformed("no 'items' array of run objects")
-    if cursor is not None and not isinstance(cursor, str):
-        raise _malformed(f"next_cursor is a {type(cursor).__name__}, not a string")
-    return items, cursor
-
-
-def _malformed(why: str) -> UpstreamError:
-    return UpstreamError(
-        SOURCE,
-        f"the runs query response is not shaped as documented ({why})",
-        "The API may have changed; run with --debug and report the response.",
-    )

@@ -1,4 +1,4 @@
-"""LangSmith runs: which windows a sync reads, which runs it re-reads, and how runs become one typed table.
+"""LangSmith runs: which windows a sync reads and which runs it re-reads (pages become tables in run_table.py).
 
 Nothing here knows about dlt or DuckDB: ``RunsReader`` queries through an ApiClient, keeps its
 own small state dict (which the dlt resource persists) and yields ``pyarrow.Table`` pages.
@@ -29,7 +29,6 @@ Why the sync looks the way it does:
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -40,154 +39,22 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from sources.arrow_tables import (
-    EXTRA_FIELD,
-    EXTRA_FIELDS,
-    TIMESTAMP,
-    DataIssues,
-    json_texts,
-    parse_timestamp,
-    plain_columns,
-    table,
-    unknown_fields_each,
-)
+from sources.arrow_tables import DataIssues, parse_timestamp
 from sources.errors import ConfigError, UpstreamError
 from sources.http_client import ApiClient
 from sources.langsmith.client import SOURCE, iter_run_pages
-from sources.langsmith.settings import PAGE_SIZE, SELECT_TOKENS
+from sources.langsmith.run_table import RunTables, normalize_selects
+from sources.langsmith.settings import PAGE_SIZE
 from sources.langsmith.windows import Window, fetch_concurrently, plan_windows
 from sources.paging import RESTART, restartable
 
 log = logging.getLogger("runyard.langsmith")
 
 INGEST_LAG = timedelta(minutes=10)
-# Selected whatever the configuration says: the merge key, the window order and the pending check.
-REQUIRED_SELECTS = ("ID", "START_TIME", "END_TIME", "STATUS")
 IDS_PER_REQUEST = 1000  # pending runs re-read per query (the page size, so one page each)
 # Runs per yielded table: small pages (window tails, incremental syncs) are combined, because
 # dlt's cost per yielded item is high next to its cost per row.
 EMIT_BATCH_ROWS = 5000
-
-_JSON = pa.string()  # nested values travel as JSON text; the resource hints these columns as json
-# One column per select token, named as the API names the field, typed deterministically.
-COLUMN_TYPES: dict[str, pa.DataType] = {
-    "ID": pa.string(),
-    "NAME": pa.string(),
-    "RUN_TYPE": pa.string(),
-    "STATUS": pa.string(),
-    "START_TIME": TIMESTAMP,
-    "END_TIME": TIMESTAMP,
-    "LATENCY_SECONDS": pa.float64(),
-    "FIRST_TOKEN_TIME": TIMESTAMP,
-    "ERROR": pa.string(),
-    "ERROR_PREVIEW": pa.string(),
-    "EXTRA": _JSON,
-    "METADATA": _JSON,
-    "EVENTS": _JSON,
-    "INPUTS": _JSON,
-    "INPUTS_PREVIEW": pa.string(),
-    "OUTPUTS": _JSON,
-    "OUTPUTS_PREVIEW": pa.string(),
-    "MANIFEST": _JSON,
-    "PARENT_RUN_IDS": _JSON,
-    "PROJECT_ID": pa.string(),
-    "TRACE_ID": pa.string(),
-    "THREAD_ID": pa.string(),
-    "DOTTED_ORDER": pa.string(),
-    "IS_ROOT": pa.bool_(),
-    "REFERENCE_EXAMPLE_ID": pa.string(),
-    "REFERENCE_DATASET_ID": pa.string(),
-    "TOTAL_TOKENS": pa.int64(),
-    "PROMPT_TOKENS": pa.int64(),
-    "COMPLETION_TOKENS": pa.int64(),
-    "TOTAL_COST": pa.float64(),
-    "PROMPT_COST": pa.float64(),
-    "COMPLETION_COST": pa.float64(),
-    "PROMPT_TOKEN_DETAILS": _JSON,
-    "COMPLETION_TOKEN_DETAILS": _JSON,
-    "PROMPT_COST_DETAILS": _JSON,
-    "COMPLETION_COST_DETAILS": _JSON,
-    "PRICE_MODEL_ID": pa.string(),
-    "TAGS": _JSON,
-    "APP_PATH": pa.string(),
-    "ATTACHMENTS": _JSON,
-    "THREAD_EVALUATION_TIME": TIMESTAMP,
-    "IS_IN_DATASET": pa.bool_(),
-    "LAST_QUEUED_AT": TIMESTAMP,
-    "SHARE_URL": pa.string(),
-    "FEEDBACK_STATS": _JSON,
-    "LS_USER_ID": pa.string(),
-}
-JSON_TOKENS = frozenset(
-    {
-        "EXTRA", "METADATA", "EVENTS", "INPUTS", "OUTPUTS", "MANIFEST", "PARENT_RUN_IDS", "PROMPT_TOKEN_DETAILS",
-        "COMPLETION_TOKEN_DETAILS", "PROMPT_COST_DETAILS", "COMPLETION_COST_DETAILS", "TAGS", "ATTACHMENTS",
-        "FEEDBACK_STATS",
-    }
-)  # fmt: skip
-# Fields with a select token go to their column when selected and are dropped when not (some are
-# opt-in on purpose), as is query_metadata (about the query's match, not the run); any other
-# non-null field of a run goes to extra_fields.
-_KNOWN_FIELDS = frozenset(token.lower() for token in COLUMN_TYPES) | {"query_metadata"}
-_REQUIRED = ("name", "run_type", "status", "start_time", "trace_id", "project_id")  # when selected
-TABLE = "runs"  # the resource's name, for warnings
-
-
-def normalize_selects(selects: Iterable[str]) -> tuple[str, ...]:
-    """The select tokens to send: the required ones added, duplicates dropped, in the API's order.
-
-    The order is fixed so that the table's columns do not depend on how the list was written.
-    """
-    wanted = {s.strip().upper() for s in selects} | set(REQUIRED_SELECTS)
-    unknown = sorted(wanted - set(SELECT_TOKENS))
-    if unknown:
-        raise ConfigError(
-            SOURCE,
-            f"SOURCES__LANGSMITH__SELECTS holds unknown value {', '.join(map(repr, unknown))}",
-            f"Use any of: {', '.join(SELECT_TOKENS)}.",
-        )
-    return tuple(token for token in SELECT_TOKENS if token in wanted)
-
-
-def run_schema(selects: Sequence[str]) -> pa.Schema:
-    """The Arrow schema of the runs table for these (normalized) selects: one column per token, then extra_fields."""
-    return pa.schema(
-        [*(pa.field(token.lower(), COLUMN_TYPES[token], nullable=token != "ID") for token in selects), EXTRA_FIELD],
-    )
-
-
-def json_columns(selects: Sequence[str]) -> list[str]:
-    """Columns that hold JSON text (to be hinted ``data_type: json``)."""
-    return [*(token.lower() for token in selects if token in JSON_TOKENS), EXTRA_FIELDS]
-
-
-def runs_table(items: Sequence[Any], schema: pa.Schema, json_names: frozenset[str], issues: DataIssues) -> pa.Table:
-    """Shape run objects into ``schema``: absent and ``null`` both load as NULL.
-
-    Runs without an id are left out, and values that do not fit are kept in extra_fields;
-    both are reported through ``issues``.
-    """
-    if not set(map(type, items)) <= {dict}:
-        items = [item if isinstance(item, dict) else {} for item in items]  # not an object: a run without an id
-    # String, bool and timestamp columns in one pass ({} when one does not fit), the rest per column.
-    columns: dict[str, Any] = plain_columns(items, _without(schema, json_names))
-    for f in schema:
-        if f.name == EXTRA_FIELDS:
-            columns[f.name] = unknown_fields_each(items, _KNOWN_FIELDS)
-        elif f.name not in columns:
-            values = [item.get(f.name) for item in items]
-            columns[f.name] = json_texts(values) if f.name in json_names else values
-    return table(schema, columns, name=TABLE, issues=issues, required=_required(schema))
-
-
-@functools.cache
-def _without(schema: pa.Schema, names: frozenset[str]) -> pa.Schema:
-    return pa.schema([f for f in schema if f.name not in names])
-
-
-@functools.cache
-def _required(schema: pa.Schema) -> tuple[str, ...]:
-    return tuple(name for name in _REQUIRED if name in schema.names)
 
 
 @dataclass(frozen=True)
@@ -259,8 +126,6 @@ class RunsReader:
         self.state = state
         self.query = query
         self.selects = normalize_selects(selects)
-        self.schema = run_schema(self.selects)
-        self._json = frozenset(json_columns(self.selects))
         self.initial_start = initial_start
         self.window = window
         self.concurrency = concurrency
@@ -268,6 +133,7 @@ class RunsReader:
         self.on_progress = on_progress or (lambda _label, _done, _total: None)
         self.warnings: list[str] = []
         self.issues = DataIssues(SOURCE)  # runs that did not fit the table: warnings at the end (thread-safe)
+        self.tables = RunTables(self.selects, self.issues)
 
     def sync(self, *, full: bool) -> Iterator[pa.Table]:
         """The window walk, then the pending runs the walk did not see, in batches of ~EMIT_BATCH_ROWS rows."""
@@ -330,17 +196,15 @@ class RunsReader:
         handed: list[pa.ChunkedArray] = []  # ids handed on, so a walk that starts over sends none twice
         passed: pa.Array | None = None  # built from them only when a walk starts over
         walk = restartable(
-            lambda: iter_run_pages(self.client, body),
+            lambda: iter_run_pages(self.client, body, self.tables),
             label=f"runs window [{body['min_start_time']}, {body['max_start_time']})",
             warnings=self.warnings,
         )
-        for items in walk:
-            if items is RESTART:  # the API refused a cursor: this window is walked again from the top
+        for page in walk:
+            if page is RESTART:  # the API refused a cursor: this window is walked again from the top
                 previous = None
                 passed = pa.chunked_array(handed, type=pa.string()).combine_chunks()
                 continue
-            page = runs_table(items, self.schema, self._json, self.issues)
-            del items  # not held through the next request
             previous = _check_page_order(page["start_time"], low, high, previous)
             if passed is not None:  # after a restart: drop what was handed on before it
                 page = page.filter(pc.invert(pc.is_in(page["id"], value_set=passed)))
@@ -361,8 +225,7 @@ class RunsReader:
                 # One second past the newest: the bound is exclusive, and precision may differ.
                 "max_start_time": rfc3339(parse_timestamp(batch[-1][1]) + timedelta(seconds=1)),
             }
-            for items in iter_run_pages(self.client, body):
-                yield runs_table(items, self.schema, self._json, self.issues)
+            yield from iter_run_pages(self.client, body, self.tables)
             self.on_progress("pending runs", done, len(batches))
         log.debug("re-read %d pending runs in %d batches", len(ordered), len(batches))
 
