@@ -23,7 +23,6 @@ from typing import Any
 
 import msgspec
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from sources.arrow_tables import (
     EXTRA_FIELD,
@@ -182,7 +181,6 @@ _DIRECT_TYPES: dict[pa.DataType, Any] = {
     pa.bool_(): bool | None,
 }
 _RAW_NULL = msgspec.Raw(b"null")
-_NULL_TEXT = pa.scalar(b"null", pa.binary())
 # What msgspec and Arrow raise for a page the direct path does not take: msgspec's DecodeError and
 # ValidationError and Arrow's ArrowInvalid are ValueErrors; an integer beyond 64 bits overflows;
 # nesting deeper than msgspec recurses is a RecursionError.
@@ -214,8 +212,7 @@ class RunTables:
         if b"\\u0000" not in content:  # a NUL is stripped from strings on the general path
             try:
                 page = self._decoder.decode(content)
-                if page.items:
-                    return TypedPage(self._columns(page.items), page.next_cursor)
+                return TypedPage(self._columns(page.items), page.next_cursor)
             except _NOT_DIRECT:
                 pass
         return parse_json_body(content)
@@ -229,14 +226,16 @@ class RunTables:
         return runs_table(items, self.schema, self.json_names, self.issues), cursor
 
     def _columns(self, runs: list[Any]) -> dict[str, pa.Array]:
-        values = dict(zip(self._field_names, zip(*map(msgspec.structs.astuple, runs), strict=True), strict=True))
+        rows = [msgspec.structs.astuple(run) for run in runs]
+        by_field = zip(*rows, strict=True) if rows else [()] * len(self._field_names)  # an empty page: empty columns
+        values = dict(zip(self._field_names, by_field, strict=True))
         columns: dict[str, pa.Array] = {}
         for f in self.schema:
             if f.name == EXTRA_FIELDS:  # none: a field without a column sends the page down the general path
                 continue
             if f.name in self.json_names:
-                text = pa.array([bytes(raw) for raw in values[f.name]], type=pa.binary())
-                columns[f.name] = pc.if_else(pc.equal(text, _NULL_TEXT), None, text).cast(pa.string())
+                texts = [None if raw == _RAW_NULL else bytes(raw) for raw in values[f.name]]
+                columns[f.name] = pa.array(texts, type=pa.binary()).cast(pa.string())  # the cast checks UTF-8
             else:
                 columns[f.name] = pa.array(values[f.name], type=pa.string() if f.type == TIMESTAMP else f.type)
         return columns
