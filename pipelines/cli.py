@@ -241,6 +241,14 @@ def sandbox(
     recorded: Annotated[bool, typer.Option(help="Serve the recorded live Model Lab runs instead.")] = False,
     rate_limit: Annotated[int, typer.Option(help="Datadog requests allowed per period (one org bucket).")] = 1200,
     rate_limit_period: Annotated[int, typer.Option(help="Seconds per Datadog rate-limit period.")] = 10,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Validate like the published API docs rather than the newest SDK: LangSmith selects must be "
+            "documented tokens, Model Lab list requests only documented parameters.",
+        ),
+    ] = False,
     frozen: Annotated[
         bool,
         typer.Option(
@@ -266,6 +274,7 @@ def sandbox(
         rate_limit=rate_limit,
         rate_limit_period_s=rate_limit_period,
         frozen=frozen,
+        strict=strict,
     )
     if frozen:
         from sources.langsmith.run_table import normalize_selects

@@ -27,6 +27,7 @@ from sources.datadog.settings import (
     DEFAULT_SITE,
     LLM_OBS_DEFAULT_PAGE_LIMIT,
     MODEL_LAB_DEFAULT_LAG_S,
+    MODEL_LAB_FOLLOW_UNFINISHED_DAYS,
     MODEL_LAB_STATUSES,
 )
 from sources.errors import ConfigError, secrets
@@ -36,6 +37,7 @@ from sources.langsmith.settings import (
 )
 from sources.langsmith.settings import (
     DEFAULT_CONCURRENCY,
+    DEFAULT_FEEDBACK_LOOKBACK_HOURS,
     DEFAULT_INITIAL_DAYS,
     DEFAULT_SELECTS,
     DEFAULT_WINDOW_HOURS,
@@ -61,6 +63,7 @@ class DatadogSettings:
     base_url: str
     model_lab: ModelLabFilters = field(default_factory=ModelLabFilters)
     model_lab_lag_seconds: int = MODEL_LAB_DEFAULT_LAG_S
+    model_lab_follow_unfinished_days: int = MODEL_LAB_FOLLOW_UNFINISHED_DAYS
     llm_obs_page_limit: int = LLM_OBS_DEFAULT_PAGE_LIMIT
     llm_obs_content_preview_limit: int | None = None
     llm_obs_query: str | None = None
@@ -83,6 +86,7 @@ class DatadogSettings:
             "model_lab_parent_run_id": f.parent_run_id,
             "model_lab_text_filter": f.text,
             "model_lab_lag_seconds": self.model_lab_lag_seconds,
+            "model_lab_follow_unfinished_days": self.model_lab_follow_unfinished_days,
             "llm_obs_page_limit": self.llm_obs_page_limit,
             "llm_obs_content_preview_limit": self.llm_obs_content_preview_limit,
             "llm_obs_query": self.llm_obs_query,
@@ -108,6 +112,7 @@ class LangSmithSettings:
     selects: tuple[str, ...] = DEFAULT_SELECTS
     window_hours: int = DEFAULT_WINDOW_HOURS
     concurrency: int = DEFAULT_CONCURRENCY
+    feedback_lookback_hours: int = DEFAULT_FEEDBACK_LOOKBACK_HOURS
     workspace_id: str | None = None
     http_max_attempts: int = DEFAULT_ATTEMPTS
 
@@ -128,6 +133,7 @@ class LangSmithSettings:
             "selects": list(self.selects),
             "window_hours": self.window_hours,
             "concurrency": self.concurrency,
+            "feedback_lookback_hours": self.feedback_lookback_hours,
             "workspace_id": self.workspace_id,
             "http_max_attempts": self.http_max_attempts,
         }
@@ -233,6 +239,9 @@ def datadog_settings() -> DatadogSettings:
         base_url=base_url,
         model_lab=filters,
         model_lab_lag_seconds=_int("sources.datadog.model_lab_lag_seconds", MODEL_LAB_DEFAULT_LAG_S, low=0),
+        model_lab_follow_unfinished_days=_int(
+            "sources.datadog.model_lab_follow_unfinished_days", MODEL_LAB_FOLLOW_UNFINISHED_DAYS, low=1
+        ),
         llm_obs_page_limit=_int("sources.datadog.llm_obs_page_limit", LLM_OBS_DEFAULT_PAGE_LIMIT, low=1, high=1000),
         llm_obs_content_preview_limit=_int("sources.datadog.llm_obs_content_preview_limit", None, low=1),
         llm_obs_query=_text("sources.datadog.llm_obs_query"),
@@ -323,6 +332,9 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
         selects=tuple(dict.fromkeys(selects)),
         window_hours=_int("sources.langsmith.window_hours", DEFAULT_WINDOW_HOURS, low=1),
         concurrency=_int("sources.langsmith.concurrency", DEFAULT_CONCURRENCY, low=1, high=32),
+        feedback_lookback_hours=_int(
+            "sources.langsmith.feedback_lookback_hours", DEFAULT_FEEDBACK_LOOKBACK_HOURS, low=0, high=24 * 90
+        ),
         workspace_id=_text("sources.langsmith.workspace_id") or os.environ.get("LANGSMITH_WORKSPACE_ID") or None,
         http_max_attempts=_int("sources.langsmith.http_max_attempts", DEFAULT_ATTEMPTS, low=1, high=50),
     )

@@ -61,7 +61,8 @@ def run_demo(
             _clear_previous_demo_file(path)
     else:
         _clear_previous_demo_schemas(target)
-    with Sandbox(model_lab_runs=model_lab_runs, langsmith_runs=langsmith_runs) as box:
+    # strict: the sandbox validates like the published API references, as an independent server would
+    with Sandbox(model_lab_runs=model_lab_runs, langsmith_runs=langsmith_runs, strict=True) as box:
         results = sync(db_path, settings=sandbox_settings(box), progress=progress, destination=destination)
         served = sum(box.requests().values())
         url = box.url

@@ -58,7 +58,7 @@ def _model_lab_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
         "updated_at" if key == "all" else f"updated_at ({key})": part.get("cursor")
         for key, part in state.get("partitions", {}).items()
     }
-    cursors["unfinished runs"] = len(state.get("unfinished", []))
+    cursors["unfinished runs followed"] = len(state.get("unfinished", []))
     return {RUNS_TABLE: cursors}
 
 
@@ -109,7 +109,14 @@ def _build_langsmith(settings: Any, options: SyncOptions, stats: SourceStats) ->
 
 def _langsmith_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
     state = resources.get(RUNS_RESOURCE, {})
-    return {RUNS_RESOURCE: {"start_time": state.get("cursor"), "pending runs": len(state.get("pending", []))}}
+    cursors = {
+        "start_time": state.get("cursor"),
+        "pending runs": len(state.get("pending", [])),
+        "late feedback": state.get("late_feedback"),
+    }
+    if state.get("refused_selects"):
+        cursors["selects the server refused"] = ", ".join(state["refused_selects"])
+    return {RUNS_RESOURCE: cursors}
 
 
 SOURCES: dict[str, SourceSpec] = {

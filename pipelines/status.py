@@ -50,7 +50,7 @@ def resource_status(target: Warehouse) -> list[ResourceStatus]:
             if qualified not in counts:
                 continue
             last = resources.get(table, {}).get("last_sync_at") or loaded_at
-            cursor = "; ".join(_cursor(k, v) for k, v in cursors.get(table, {}).items() if v not in (None, ""))
+            cursor = "\n".join(_cursor(k, v) for k, v in cursors.get(table, {}).items() if v not in (None, ""))
             statuses.append(ResourceStatus(spec.name, qualified, _when(last), counts[qualified], cursor))
     return statuses
 

@@ -77,6 +77,15 @@ class SandboxConfig:
     rate_limit_period_s: int = 10
     # The data never changes; rendered Model Lab and LangSmith runs are cached as JSON (see Sandbox.warm).
     frozen: bool = False
+    # Validate as the published docs do, not as the newest SDK: LangSmith selects must be among the
+    # 44 documented tokens (a self-hosted server a release behind answers 400 to any other), and
+    # a Model Lab list request may carry only the documented query parameters.
+    strict: bool = False
+    # LangSmith body fields the server does not know and refuses with a 400 (an older release),
+    # e.g. ("min_feedback_modified_at", "max_feedback_modified_at").
+    langsmith_unknown_fields: tuple[str, ...] = ()
+    # False: Model Lab's filter[id] takes one id and answers 400 to the documented comma-separated list.
+    model_lab_id_lists: bool = True
 
 
 class Sandbox:
@@ -105,6 +114,9 @@ class Sandbox:
             c.seed, self.clock, runs=c.langsmith_runs, projects=c.langsmith_projects, days=c.days
         )
         self.model_lab.frozen = self.langsmith.frozen = c.frozen
+        self.model_lab.strict = self.langsmith.strict = c.strict
+        self.langsmith.unknown_fields = frozenset(c.langsmith_unknown_fields)
+        self.model_lab.id_lists = c.model_lab_id_lists
         self._triggers: list[tuple[str, int, dict[str, Any]]] = []
         self._triggers_lock = threading.Lock()
         self._drifts: dict[str, Callable[[Any], Any]] = {}

@@ -75,6 +75,10 @@ SELECTS = (
     "PROMPT_COST_DETAILS", "COMPLETION_COST_DETAILS", "PRICE_MODEL_ID", "TAGS", "APP_PATH", "ATTACHMENTS",
     "THREAD_EVALUATION_TIME", "IS_IN_DATASET", "LAST_QUEUED_AT", "SHARE_URL", "FEEDBACK_STATS", "LS_USER_ID",
 )  # fmt: skip
+# The 44 the published API reference lists: a strict store (a self-hosted server a release or two
+# behind the SaaS) refuses a query naming any other with a 400, as a server that validates the
+# documented enum does.
+DOCUMENTED_SELECTS = tuple(s for s in SELECTS if s not in ("LAST_QUEUED_AT", "LS_USER_ID"))
 ALL_FIELDS = tuple(s.lower() for s in SELECTS)
 BODY_FIELDS = frozenset(
     {"inputs", "inputs_preview", "outputs", "outputs_preview", "extra", "metadata", "events", "manifest"}
@@ -220,8 +224,8 @@ class _Run:
     error: str | None = None
     example_id: str | None = None
     dataset_id: str | None = None
-    feedback: dict[str, list[Any]] | None = None  # key -> scores (numbers) or labels (strings)
-    feedback_us: int | None = None  # feedback modified_at
+    # key -> feedback entries: (score (a number) or label (a string), its modified_at)
+    feedback: dict[str, list[tuple[Any, int]]] | None = None
     manifest: bool = False
     attachment: bool = False
     shared: bool = False
@@ -270,6 +274,10 @@ class LangSmithStore:
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _steps: int = 0
     frozen: bool = False  # no advance(); traces never evicted, items served from _rendered
+    # Validate as the published reference does: only its 44 select tokens (see DOCUMENTED_SELECTS).
+    strict: bool = False
+    # Body fields this server does not know (an older release): a query naming one is refused with a 400.
+    unknown_fields: frozenset[str] = frozenset()
     _rendered: dict[tuple[str, ...], dict[int, bytes]] = field(default_factory=dict)  # fields -> index -> JSON
 
     # -- data -------------------------------------------------------------------------------
@@ -470,10 +478,14 @@ class LangSmithStore:
                 run.first_token_us = run.start_us + int((end_us - run.start_us) * r.uniform(0.05, 0.4))
         if not run.parent_ids:
             if r.random() < 0.2:
-                run.feedback = {"correctness": [r.choice((0.0, 0.5, 1.0)) for _ in range(r.randint(1, 3))]}
+                # Online evaluators score within hours; a quarter of the feedback is a human review or a
+                # user's rating that came days later (as of the clock's anchor, never in the future).
+                def given() -> int:
+                    return later() if r.random() < 0.75 else min(limit_us, end_us + int(r.uniform(1, 20) * DAY))
+
+                run.feedback = {"correctness": [(r.choice((0.0, 0.5, 1.0)), given()) for _ in range(r.randint(1, 3))]}
                 if r.random() < 0.3:
-                    run.feedback["user_sentiment"] = [r.choice(("positive", "negative", "neutral"))]
-                run.feedback_us = later()
+                    run.feedback["user_sentiment"] = [(r.choice(("positive", "negative", "neutral")), given())]
             if r.random() < 0.03:
                 run.queued_us = later()
             if run.trace.thread_id and r.random() < 0.4:
@@ -530,6 +542,8 @@ class LangSmithStore:
 
     def _parse(self, body: dict[str, Any]) -> tuple[_Query, tuple[int, str] | None]:
         get = {k: v for k, v in body.items() if v is not None}.get
+        for name in sorted(self.unknown_fields & body.keys()):  # as a Go server decoding strictly words it
+            raise BadRequest(f'json: unknown field "{name}"')
         for name in ("ai_search", "sem_filter"):
             if get(name) is not None:
                 raise BadRequest(f"{name} is not supported by the sandbox (it needs semantic search)")
@@ -549,9 +563,10 @@ class LangSmithStore:
         if sort_order not in ("ASC", "DESC"):
             raise BadRequest(f"sort_order must be ASC or DESC, got {sort_order!r}")
         selects = get("selects") or ["ID"]
-        if not isinstance(selects, list) or any(s not in SELECTS for s in selects):
-            bad = [s for s in selects if s not in SELECTS] if isinstance(selects, list) else selects
-            raise BadRequest(f"invalid selects {bad!r}; valid values: {', '.join(SELECTS)}")
+        known = DOCUMENTED_SELECTS if self.strict else SELECTS
+        if not isinstance(selects, list) or any(s not in known for s in selects):
+            bad = [s for s in selects if s not in known] if isinstance(selects, list) else selects
+            raise BadRequest(f"invalid selects {bad!r}; valid values: {', '.join(known)}")
         run_type = get("run_type")
         if run_type is not None and run_type not in RUN_TYPES:
             raise BadRequest(f"run_type must be one of {', '.join(RUN_TYPES)}, got {run_type!r}")
@@ -718,11 +733,14 @@ class LangSmithStore:
                 return FILTER_VALUES[name](run)
             if name == "metadata":
                 return self._metadata(run)
-            if name == "feedback":
-                window = q.feedback_window
-                if run.feedback is None or (window and not window[0] <= (run.feedback_us or 0) < window[1]):
-                    return None
-                return {k: v["avg"] for k, v in _feedback_stats(run.feedback).items()}
+            if name == "feedback":  # with a feedback window, only the entries modified inside it count
+                window = q.feedback_window or (-1, 1 << 62)
+                entries = {
+                    key: kept
+                    for key, points in (run.feedback or {}).items()
+                    if (kept := [p for p in points if window[0] <= p[1] < window[1]])
+                }
+                return {k: v["avg"] for k, v in _feedback_stats(entries).items()} or None
             body = self._body(run)  # "text", for search()
             parts = (run.name, body["inputs_preview"], body.get("outputs_preview"), run.error)
             return "\n".join(p for p in parts if p).lower()
@@ -935,21 +953,32 @@ class LangSmithStore:
     # -- change over time -------------------------------------------------------------------
 
     def advance(
-        self, *, new_traces: int = 0, finish_pending: int | list[str] = 0, update_feedback: int = 0
+        self,
+        *,
+        new_traces: int = 0,
+        finish_pending: int | list[str] = 0,
+        update_feedback: int = 0,
+        late_feedback: int = 0,
+        late_feedback_days: tuple[float, float] = (2, 20),
     ) -> dict[str, list[str]]:
         """Apply changes stamped with the sandbox clock's now; returns the affected run ids.
 
         ``finish_pending`` is a count of pending runs (finished children first, so a root is
         never done before its children) or a list of run ids (a listed run's running
         descendants finish with it). ``update_feedback`` adds a correctness score to that many
-        root runs, old ones included. ``new_traces`` start traces whose runs are all pending.
+        root runs, old ones included. ``late_feedback`` gives that many finished runs (roots and
+        their steps) that started ``late_feedback_days`` ago a new score or rating, as human
+        review, annotation queues and a user's thumbs-up do days after a run. ``new_traces``
+        start traces whose runs are all pending.
         """
         if self.frozen:
             raise RuntimeError("a frozen LangSmith store never changes")
         with self._lock:
             self._steps += 1
             r = rng(self.seed, "ls-advance", self._steps)
-            changed: dict[str, list[str]] = {"finish_pending": [], "update_feedback": [], "new_traces": []}
+            changed: dict[str, list[str]] = {
+                "finish_pending": [], "update_feedback": [], "late_feedback": [], "new_traces": []
+            }  # fmt: skip
             if isinstance(finish_pending, list):
                 for run_id in finish_pending:
                     run = self._find(run_id)
@@ -966,12 +995,10 @@ class LangSmithStore:
                     for run in running[: finish_pending - len(changed["finish_pending"])]:
                         changed["finish_pending"] += self._finish(t, run)
             for _ in range(update_feedback if self._traces() else 0):
-                t = r.randrange(self._traces())
-                root = self._mutable(t)[0]
-                root.feedback = root.feedback or {}
-                root.feedback.setdefault("correctness", []).append(r.choice((0.0, 0.5, 1.0)))
-                root.feedback_us = self.clock.now_us()
+                root = self._mutable(r.randrange(self._traces()))[0]
+                self._add_feedback(root, "correctness", r.choice((0.0, 0.5, 1.0)))
                 changed["update_feedback"].append(root.id)
+            changed["late_feedback"] = self._late_feedback(r, late_feedback, late_feedback_days)
             for _ in range(new_traces):
                 t = self._traces()
                 trace_rng = rng(self.seed, "ls-trace", t)
@@ -983,6 +1010,31 @@ class LangSmithStore:
                 changed["new_traces"] += [run.id for run in self._stored[t]]
             changed["update_feedback"] = list(dict.fromkeys(changed["update_feedback"]))
             return changed
+
+    def _add_feedback(self, run: _Run, key: str, value: Any) -> None:
+        run.feedback = run.feedback or {}
+        run.feedback.setdefault(key, []).append((value, self.clock.now_us()))
+
+    def _late_feedback(self, r: random.Random, count: int, days: tuple[float, float]) -> list[str]:
+        """New feedback on ``count`` distinct finished runs that started between ``days`` ago."""
+        now = self.clock.now_us()
+        lo, hi = self._index_at(now - int(days[1] * DAY)), self._index_at(now - int(days[0] * DAY))
+        chosen: dict[str, None] = {}
+        for _ in range(count * 20 if hi > lo else 0):  # pending runs are skipped: feedback follows a result
+            if len(chosen) >= count:
+                break
+            run = self._run(r.randrange(lo, hi))
+            if run.status == "PENDING" or run.id in chosen:
+                continue
+            run = self._mutable(run.trace.t)[run.index - self._first[run.trace.t]]
+            if run.parent_ids:
+                self._add_feedback(run, "helpfulness", r.choice((0, 1)))
+            elif r.random() < 0.5:
+                self._add_feedback(run, "correctness", r.choice((0.0, 0.5, 1.0)))
+            else:
+                self._add_feedback(run, "user_sentiment", r.choice(("positive", "negative", "neutral")))
+            chosen[run.id] = None
+        return list(chosen)
 
     def _finish(self, t: int, run: _Run) -> list[str]:
         """Finish ``run`` now, after its running descendants; returns the ids finished."""
@@ -1060,9 +1112,10 @@ def _roll_up(trace: list[_Run]) -> None:
     root.completion_cost = round(sum(x.completion_cost or 0.0 for x in priced), 10) if priced else None
 
 
-def _feedback_stats(feedback: dict[str, list[Any]]) -> dict[str, dict[str, Any]]:
+def _feedback_stats(feedback: dict[str, list[tuple[Any, int]]]) -> dict[str, dict[str, Any]]:
     stats = {}
-    for key, points in feedback.items():
+    for key, entries in feedback.items():
+        points = [value for value, _ in entries]
         scores = [p for p in points if isinstance(p, float | int)]
         labels = [p for p in points if isinstance(p, str)]
         stats[key] = {

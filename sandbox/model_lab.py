@@ -1,9 +1,11 @@
 """Model Lab runs: generated data, the list and get endpoints, and changes over time.
 
-Behaves like the live service where the recordings in tests/fixtures/recorded/ show it
-differs from the docs: pages numbered from 0, default page size 25, ``links`` on another
-host, optional attributes absent rather than null, ``params`` sometimes null, a terse 404
-body, integral metric values as JSON integers, Go-style timestamps with 1-6 fractional digits.
+Behaves like the live service where the recordings in sandbox/recorded/ show it differs
+from the docs: pages numbered from 0, default page size 25, ``links`` on another host,
+optional attributes absent rather than null, ``params`` sometimes null, a terse 404 body,
+integral metric values as JSON integers, Go-style timestamps with 1-6 fractional digits. Its
+data has the recorded org's share of unfinished runs: about one in five stays ``running`` for
+good (5 of the 25 recorded runs are), with ``updated_at`` at its creation, as recorded.
 
 Runs are kept as small records and rendered on demand from (seed, id, version), so 50k runs
 cost little memory; recorded runs are served verbatim. A frozen store (``frozen=True``, the
@@ -39,6 +41,14 @@ PATH = "/api/v2/model-lab-api/runs"
 STATUSES = ("pending", "running", "completed", "failed", "killed", "unresponsive", "paused")
 UNFINISHED = ("pending", "running", "paused", "unresponsive")
 SORTS = ("name", "created_at", "updated_at", "duration")
+# The list's documented query parameters: a strict store refuses any other (the live one may ignore them).
+LIST_PARAMETERS = frozenset(
+    {
+        "filter[id]", "filter", "filter[owner_id]", "filter[status]", "filter[project_id]", "filter[tags]",
+        "filter[params]", "filter[parent_run_id]", "pinned_first", "include_pinned", "include_descendant_matches",
+        "sort", "page[size]", "page[number]",
+    }
+)  # fmt: skip
 NOT_FOUND_BODY = {"errors": [{"title": "Generic Error", "detail": "run not found"}]}  # as recorded live
 
 PROJECTS = (482, 2438, 1017, 3310, 5120)
@@ -120,6 +130,10 @@ class ModelLabStore:
     _cache: dict[tuple, list[RunRecord]] = field(default_factory=dict)
     _steps: int = 0
     frozen: bool = False  # no advance(); runs served from _rendered
+    strict: bool = False  # only documented query parameters (LIST_PARAMETERS)
+    # False: filter[id] takes a single id and a comma-separated list is a 400 (as a server older
+    # than the documented list form would answer).
+    id_lists: bool = True
     _rendered: dict[int, bytes] = field(default_factory=dict)  # run id -> JSON of render()
 
     # -- data -------------------------------------------------------------------------------
@@ -171,8 +185,8 @@ class ModelLabStore:
             status = r.choice(("running", "running", "pending"))
         elif age_s < 2 * 86400:
             status = r.choices(STATUSES, weights=(10, 30, 45, 6, 3, 3, 3))[0]
-        else:
-            status = r.choices(STATUSES, weights=(0, 0, 160, 20, 10, 1, 1))[0]
+        else:  # about a fifth stay unfinished for good, as 5 of the 25 runs recorded live: crashed jobs
+            status = r.choices(STATUSES, weights=(0, 31, 135, 16, 8, 2, 2))[0]
         started = created_us + r.randrange(0, 500_000)
         model, method = r.choice(MODELS), r.choice(METHODS)
         name = "" if r.random() < 0.01 else f"{model}-{method}-{created_us // US}"
@@ -196,7 +210,8 @@ class ModelLabStore:
             if r.random() < 0.02:
                 record.deleted_us = record.updated_us + r.randrange(US, int(age_s * 0.1 * US) + 2 * US)
                 record.updated_us = record.deleted_us
-        elif status in ("running", "unresponsive", "paused"):
+        elif status in ("unresponsive", "paused"):  # the status change moved updated_at; a running
+            # run's stays at its creation while it logs metrics, as recorded live
             record.updated_us = created_us + int(r.uniform(0.1, 0.9) * age_s * US)
         if not fresh and r.random() < 0.1:
             candidates = [p for p in recent if p.project_id == record.project_id]
@@ -307,6 +322,8 @@ class ModelLabStore:
     # -- endpoints --------------------------------------------------------------------------
 
     def list_runs(self, request: Request) -> Response:
+        if self.strict and (unknown := sorted(request.query.keys() - LIST_PARAMETERS)):
+            raise BadRequest(f"unknown query parameter {unknown[0]!r}", parameter=unknown[0])
         size = _int_arg(request, "page[size]", 25, low=1, high=100)
         number = _int_arg(request, "page[number]", 0, low=0, high=None)
         for flag in ("pinned_first", "include_pinned", "include_descendant_matches"):
@@ -371,10 +388,14 @@ class ModelLabStore:
             if request.arg(k) not in (None, "")
         )
         key = (sort, filters)
-        if key not in self._cache:
-            records = [r for r in self.runs.values() if not r.hard_deleted]
+        by_id = request.arg("filter[id]")
+        if by_id or key not in self._cache:  # a list of ids is looked up, not scanned for (nor cached)
+            wanted = _id_list(by_id, self.id_lists) if by_id else None
+            pool = [self.runs[i] for i in wanted if i in self.runs] if wanted is not None else self.runs.values()
+            records = [r for r in pool if not r.hard_deleted]
             for name, value in filters:
-                records = [r for r in records if self._keep(r, name, value)]
+                if name != "filter[id]":
+                    records = [r for r in records if self._keep(r, name, value)]
             descending = sort.startswith("-")
             field_name = sort.lstrip("-")
             if field_name == "duration":
@@ -384,15 +405,12 @@ class ModelLabStore:
             else:
                 attr = "created_us" if field_name == "created_at" else "updated_us"
                 records.sort(key=lambda r: (getattr(r, attr), r.id), reverse=descending)
+            if by_id:
+                return records
             self._cache[key] = records
         return self._cache[key]
 
     def _keep(self, rec: RunRecord, name: str, value: str) -> bool:
-        if name == "filter[id]":
-            try:
-                return rec.id in {int(v) for v in value.split(",") if v.strip()}
-            except ValueError:
-                raise BadRequest("filter[id] must be a comma-separated list of integers", parameter=name) from None
         if name == "filter":
             text = value.lower()
             attrs = self.render(rec)["attributes"]
@@ -549,6 +567,16 @@ def _summary(r: Any, key: str) -> dict[str, Any]:
         first = r.choice((0, 1))
         summary.update(first_step=first, last_step=first + r.randint(0, count))
     return summary
+
+
+def _id_list(value: str, lists: bool = True) -> set[int]:
+    try:
+        ids = {int(v) for v in value.split(",") if v.strip()}
+    except ValueError:
+        raise BadRequest("filter[id] must be a comma-separated list of integers", parameter="filter[id]") from None
+    if not lists and len(ids) > 1:
+        raise BadRequest("filter[id] must be an integer", parameter="filter[id]")
+    return ids
 
 
 def _int_arg(request: Request, name: str, default: int, *, low: int, high: int | None) -> int:

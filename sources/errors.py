@@ -84,9 +84,10 @@ class UpstreamError(SyncError):
 
     exit_code = 4
 
-    def __init__(self, source: str, cause: str, fix: str = "", *, status: int | None = None) -> None:
+    def __init__(self, source: str, cause: str, fix: str = "", *, status: int | None = None, detail: str = "") -> None:
         super().__init__(source, cause, fix)
         self.status = status  # the HTTP status behind it, when there was one
+        self.detail = redact(detail)  # the error body's own words, whole (the cause shortens them)
 
 
 class CursorRejected(UpstreamError):

@@ -338,7 +338,8 @@ class ApiClient:
                     "which runyard cannot read",
                     "Report the response to the service; nothing was written.",
                 ) from None
-        detail = _error_detail(response)
+        full = _error_detail(response)
+        detail = full[:500]
         if status in (401, 403):
             raise self._on_auth_failure(status, detail)
         if status in RETRY_STATUSES:
@@ -356,6 +357,7 @@ class ApiClient:
             f"{method} {path} returned {status} {response.reason_phrase}{': ' + detail if detail else ''}",
             "Check the settings this request was built from (filters, ids, page sizes).",
             status=status,
+            detail=full,
         )
 
 
@@ -469,7 +471,7 @@ def _error_detail(response: httpx.Response) -> str:
                     parts.append(str(item))
         elif "detail" in body:
             parts.append(str(body["detail"]))
-    return redact("; ".join(p for p in parts if p)[:500])
+    return redact("; ".join(p for p in parts if p))
 
 
 def _log_retry(details: RetryDetails) -> None:

@@ -28,7 +28,7 @@ def test_sync_status_and_sql(sandbox: Sandbox, tmp_path: Path) -> None:
     # A publish setting is the sync's business: readers ignore it, even one naming this very file.
     status = run_cli("status", "--db", "warehouse.duckdb", env={"RUNYARD_PUBLISH": "warehouse.duckdb"})
     assert status.code == 0, status.stderr
-    assert "datadog.model_lab_runs" in status.stdout and "unfinished runs: " in status.stdout
+    assert "datadog.model_lab_runs" in status.stdout and "unfinished runs followed: " in status.stdout
 
     query = run_cli(
         "sql",

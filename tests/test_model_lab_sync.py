@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -31,23 +32,116 @@ def test_full_sync_equals_sandbox_truth(sandbox: Sandbox, settings, db_path: Pat
     assert (types["id"], types["project_id"], types["duration"]) == ("BIGINT", "BIGINT", "DOUBLE")
 
 
-def test_incremental_sync_with_nothing_changed_reads_one_page(sandbox: Sandbox, settings, db_path: Path) -> None:
+UNFINISHED = ("pending", "running", "paused", "unresponsive")
+
+
+def followed(box: Sandbox, days: int = 14) -> list[int]:
+    """The unfinished runs a sync follows: those whose updated_at is less than ``days`` old."""
+    since = box.clock.now_us() - days * 86400 * 1_000_000
+    return sorted(r.id for r in box.model_lab.runs.values() if r.status in UNFINISHED and r.updated_us >= since)
+
+
+def test_a_sync_with_nothing_new_reads_followed_runs_a_hundred_per_request(db_path: Path) -> None:
+    with Sandbox(model_lab_runs=3000, strict=True) as box:  # about one run in five unfinished, as recorded live
+        settings = settings_for(box)
+        [first] = sync(db_path, ["model_lab"], settings=settings)
+        unfinished = [r for r in box.model_lab.runs.values() if r.status in UNFINISHED]
+        assert 0.15 < len(unfinished) / 3000 < 0.25
+        tracked = followed(box)
+        assert first.cursors["model_lab_runs"]["unfinished runs followed"] == len(tracked)
+        assert 100 < len(tracked) < len(unfinished)  # crashed jobs older than two weeks are not followed
+        box.reset_requests()
+
+        [second] = sync(db_path, ["model_lab"], settings=settings)
+
+        requests = box.requests()
+        assert requests["model_lab.get_run"] == 0
+        assert requests["model_lab.list_runs"] <= 2 + math.ceil(len(tracked) / 100)
+        assert_matches(db_path, box.model_lab.truth())
+        assert second.cursors["model_lab_runs"]["updated_at"] == first.cursors["model_lab_runs"]["updated_at"]
+
+
+def test_unfinished_runs_are_reread_by_id(sandbox: Sandbox, settings, db_path: Path) -> None:
     sync(db_path, ["model_lab"], settings=settings)
-    unfinished = [
-        r
-        for r in sandbox.model_lab.truth()
-        if r["attributes"]["status"] in ("pending", "running", "paused", "unresponsive")
-    ]
+    # Followed runs far from the top of the updated_at order: the list walk will not reach them.
+    by_recency = sorted(sandbox.model_lab.runs.values(), key=lambda r: r.updated_us, reverse=True)
+    tracked = set(followed(sandbox))
+    deep = [r.id for r in by_recency[110:] if r.id in tracked]
+    assert len(deep) >= 3, "the seeded data should hold followed runs outside the first page"
+    changed, gone = deep[:2], deep[2]
+    sandbox.advance(model_lab={"log_metrics": changed, "hard_delete": [gone]})
     sandbox.reset_requests()
 
     [result] = sync(db_path, ["model_lab"], settings=settings)
 
-    requests = sandbox.requests()
-    assert requests["model_lab.list_runs"] <= 2
-    # Unfinished runs not on the first page are re-read by id, nothing else.
-    assert requests["model_lab.get_run"] <= len(unfinished)
-    assert_matches(db_path, sandbox.model_lab.truth())
-    assert result.cursors["model_lab_runs"]["updated_at"]
+    # The followed runs in one filter[id] list request; the one missing from it confirmed with one GET.
+    assert sandbox.requests()["model_lab.list_runs"] <= 2 + math.ceil(len(tracked) / 100)
+    assert sandbox.requests()["model_lab.get_run"] == 1
+    truth = {int(r["id"]): r for r in sandbox.model_lab.truth()}
+    for run_id in changed:
+        want = {m["key"] for m in truth[run_id]["attributes"]["metric_summaries"]}
+        got = {k for (k,) in rows(db_path, f"select key from datadog.model_lab_run_metrics where run_id = {run_id}")}
+        assert got == want
+    # The run that is gone is kept and marked deleted instead of failing the sync, and no longer followed.
+    [(deleted_at,)] = rows(db_path, f"select deleted_at from datadog.model_lab_runs where id = {gone}")
+    assert deleted_at is not None
+    assert result.cursors["model_lab_runs"]["unfinished runs followed"] == len(tracked) - 1
+    assert not result.warnings
+
+
+def test_many_runs_missing_from_the_id_list_are_marked_deleted_without_a_get_each(
+    sandbox: Sandbox, settings, db_path: Path
+) -> None:
+    sync(db_path, ["model_lab"], settings=settings)
+    gone = followed(sandbox)[:8]
+    sandbox.advance(model_lab={"hard_delete": gone})
+    sandbox.reset_requests()
+
+    sync(db_path, ["model_lab"], settings=settings)
+
+    assert sandbox.requests()["model_lab.get_run"] == 0
+    marked = rows(
+        db_path, f"select count(*) from datadog.model_lab_runs where deleted_at is not null and id in {tuple(gone)}"
+    )
+    assert marked == [(8,)]
+
+
+def test_a_server_that_refuses_lists_of_ids_gets_a_get_per_run(db_path: Path) -> None:
+    with Sandbox(model_lab_runs=450, model_lab_id_lists=False) as box:
+        settings = settings_for(box)
+        sync(db_path, ["model_lab"], settings=settings)
+        tracked = followed(box)
+        box.advance(model_lab={"log_metrics": tracked[:3]})
+        box.reset_requests()
+
+        [result] = sync(db_path, ["model_lab"], settings=settings)
+
+        assert box.requests()["model_lab.get_run"] >= len(tracked) - 100  # the first page held some of them
+        assert [w for w in result.warnings if "filter[id]" in w and "its own GET" in w]
+        assert_matches(db_path, box.model_lab.truth())
+
+
+def test_runs_unfinished_for_weeks_are_left_to_the_full_refresh(sandbox: Sandbox, settings, db_path: Path) -> None:
+    sync(db_path, ["model_lab"], settings=settings)
+    since = sandbox.clock.now_us() - 14 * 86400 * 1_000_000
+    zombies = [r.id for r in sandbox.model_lab.runs.values() if r.status == "running" and r.updated_us < since][:3]
+    assert len(zombies) == 3, "the seeded data should hold runs running for weeks"
+    sandbox.advance(model_lab={"log_metrics": zombies})
+    sandbox.reset_requests()
+
+    sync(db_path, ["model_lab"], settings=settings)  # not followed: their metrics stay as they were
+
+    truth = {int(r["id"]): r for r in sandbox.model_lab.truth()}
+
+    def metrics_match(run_id: int) -> bool:
+        want = {m["key"] for m in truth[run_id]["attributes"]["metric_summaries"]}
+        return want == {
+            k for (k,) in rows(db_path, f"select key from datadog.model_lab_run_metrics where run_id = {run_id}")
+        }
+
+    assert not any(metrics_match(run_id) for run_id in zombies)
+    sync(db_path, ["model_lab"], settings=settings, full_refresh=True)
+    assert all(metrics_match(run_id) for run_id in zombies)
 
 
 def test_updates_replace_child_rows(sandbox: Sandbox, settings, db_path: Path) -> None:
@@ -89,29 +183,6 @@ def test_children_go_when_a_run_loses_all_of_them(sandbox: Sandbox, settings, db
         assert rows(db_path, f"select count(*) from datadog.{table} where run_id = {target}") == [(0,)]
         assert rows(db_path, f"select count(*) from datadog.{table} where _tombstone") == [(0,)]
     assert_matches(db_path, sandbox.model_lab.truth())
-
-
-def test_unfinished_runs_are_reread_by_id(sandbox: Sandbox, settings, db_path: Path) -> None:
-    sync(db_path, ["model_lab"], settings=settings)
-    # Unfinished runs far from the top of the updated_at order: the list walk will not reach them.
-    by_recency = sorted(sandbox.model_lab.runs.values(), key=lambda r: r.updated_us, reverse=True)
-    deep = [r.id for r in by_recency[110:] if r.status in ("pending", "running", "paused", "unresponsive")]
-    assert len(deep) >= 3, "the seeded data should hold unfinished runs outside the first page"
-    changed, gone = deep[:2], deep[2]
-    sandbox.advance(model_lab={"log_metrics": changed, "hard_delete": [gone]})
-    sandbox.reset_requests()
-
-    sync(db_path, ["model_lab"], settings=settings)
-
-    assert sandbox.requests()["model_lab.get_run"] >= len(changed) + 1
-    truth = {int(r["id"]): r for r in sandbox.model_lab.truth()}
-    for run_id in changed:
-        want = {m["key"] for m in truth[run_id]["attributes"]["metric_summaries"]}
-        got = {k for (k,) in rows(db_path, f"select key from datadog.model_lab_run_metrics where run_id = {run_id}")}
-        assert got == want
-    # The run that answered 404 is kept and marked deleted instead of failing the sync.
-    [(deleted_at,)] = rows(db_path, f"select deleted_at from datadog.model_lab_runs where id = {gone}")
-    assert deleted_at is not None
 
 
 def test_update_during_full_load_loses_nothing(sandbox: Sandbox, db_path: Path) -> None:
@@ -174,7 +245,7 @@ def test_filters_fan_out_per_project(sandbox: Sandbox, db_path: Path) -> None:
     assert set(result.cursors["model_lab_runs"]) == {
         "updated_at (filter[project_id]=2438)",
         "updated_at (filter[project_id]=482)",
-        "unfinished runs",
+        "unfinished runs followed",
     }
 
 

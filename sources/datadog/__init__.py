@@ -34,6 +34,7 @@ from sources.datadog.settings import (
     LLM_OBS_DEFAULT_PAGE_LIMIT,
     LLM_OBS_SCOPES,
     MODEL_LAB_DEFAULT_LAG_S,
+    MODEL_LAB_FOLLOW_UNFINISHED_DAYS,
     SITES,
 )
 from sources.errors import ConfigError
@@ -74,6 +75,7 @@ def datadog(
     model_lab_parent_run_id: str | None = None,
     model_lab_text_filter: str | None = None,
     model_lab_lag_seconds: int = MODEL_LAB_DEFAULT_LAG_S,
+    model_lab_follow_unfinished_days: int = MODEL_LAB_FOLLOW_UNFINISHED_DAYS,
     model_lab_run_ids: Sequence[int] | None = None,
     llm_obs_page_limit: int = LLM_OBS_DEFAULT_PAGE_LIMIT,
     llm_obs_content_preview_limit: int | None = None,
@@ -91,7 +93,8 @@ def datadog(
         site: one of the nine Datadog sites; ``base_url`` overrides the URL derived from it.
         model_lab_*: optional Model Lab list filters; project ids and statuses fan out into
             one list walk each. ``model_lab_lag_seconds`` is how far below the stored cursor an
-            incremental sync re-reads.
+            incremental sync re-reads; unfinished runs are read again on every sync until their
+            ``updated_at`` is ``model_lab_follow_unfinished_days`` old.
         model_lab_run_ids: read exactly these runs by id instead of walking the list.
         llm_obs_*: experimentation search page size, content-preview length, free-text query,
             and whether to ask for experiment authors (name and email).
@@ -135,6 +138,7 @@ def datadog(
                 filters=filters,
                 lag_s=model_lab_lag_seconds,
                 merge=not full_refresh,
+                follow_unfinished_days=model_lab_follow_unfinished_days,
                 on_page=stats.report_progress,
             )
             tables = reader.backfill(model_lab_run_ids) if model_lab_run_ids else reader.sync(full=full_refresh)

@@ -12,13 +12,20 @@ Why the walks look the way they do (the list has no updated-since filter, only s
 - Full: ``sort=created_at``, an order updates cannot reshuffle, with the high-water mark taken
   *before* the walk. Hard deletes still shift rows across page boundaries; a walk that saw
   ``meta.page.total`` shrink, or read fewer runs than the total, is repeated.
-- Unfinished runs (pending/running/paused/unresponsive) are re-read by id on every sync,
-  because their metrics change without moving them in the list. A 404 marks them deleted.
+- Unfinished runs (pending/running/paused/unresponsive) are re-read on every sync, because
+  their metrics change without moving them in the list: 100 per list request through
+  ``filter[id]``, so a sync with nothing new costs 1 + ceil(followed / 100) requests, never one
+  per run. A run missing from the answer is deleted (as a 404 was); a few are confirmed by GET.
+- Runs that never finish (a crashed job stays ``running``: one run in five in the recorded live
+  org) are followed until their ``updated_at`` is ``follow_unfinished_days`` old, then left to
+  the list walk (a status change moves ``updated_at``) and to ``--full-refresh``: the cost stays
+  bounded by the runs of the last weeks, not by every zombie the org ever had.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,6 +46,9 @@ from sources.arrow_tables import (
 )
 from sources.datadog.client import SOURCE, fetch_run_page, get_run, iter_run_pages
 from sources.datadog.settings import (
+    MODEL_LAB_CONFIRM_MISSING,
+    MODEL_LAB_FOLLOW_UNFINISHED_DAYS,
+    MODEL_LAB_IDS_PER_REQUEST,
     MODEL_LAB_MAX_FULL_WALKS,
     MODEL_LAB_PAGE_SIZE,
     MODEL_LAB_UNFINISHED,
@@ -55,8 +65,8 @@ PARAMS_TABLE = "model_lab_run_params"
 TAGS_TABLE = "model_lab_run_tags"
 # Runs shaped into tables per yield: fewer, larger Arrow tables keep dlt's per-item overhead low.
 EMIT_BATCH_RUNS = 1000
-# Unfinished runs re-read by id at once: every sync makes one request per such run, so over a
-# real network sequential reads would dominate an otherwise one-request incremental sync.
+# Requests in flight while unfinished runs are read again (the org's pacer still spaces them):
+# over a real network, sequential reads would dominate an otherwise one-request sync.
 REFRESH_CONCURRENCY = 4
 # Child tables carry one marker row per run whose list came back empty; dlt's merge treats it
 # as "delete every row with this run_id" and never inserts it (PITFALLS.md §b).
@@ -262,7 +272,7 @@ class ModelLabReader:
     State layout (persisted by dlt with the load, so it only moves when the data lands)::
 
         {"partitions": {key: {"cursor": "<updated_at>", "needs_full_walk": bool}},
-         "unfinished": ["<run id>", ...],
+         "unfinished": {"<run id>": "<its updated_at>", ...},   # followed: read again every sync
          "not_found": {"<run id>": "<detected at>"},
          "last_sync_at": "<when this sync read the API>"}
     """
@@ -275,6 +285,7 @@ class ModelLabReader:
         filters: ModelLabFilters,
         lag_s: int,
         merge: bool,
+        follow_unfinished_days: int = MODEL_LAB_FOLLOW_UNFINISHED_DAYS,
         on_page: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
         self.client = client
@@ -282,10 +293,13 @@ class ModelLabReader:
         self.filters = filters
         self.lag = timedelta(seconds=lag_s)
         self.merge = merge
+        self.follow_since = datetime.now(UTC) - timedelta(days=follow_unfinished_days)
         self.on_page = on_page or (lambda _label, _done, _total: None)
         self.seen: set[int] = set()
         self._batch: list[dict[str, Any]] = []
-        self.status_of: dict[int, str] = {}
+        self.status_of: dict[int, tuple[str, str | None]] = {}  # run id -> (status, updated_at) as read
+        self._by_get = False  # the list did not take filter[id]: unfinished runs read by GET
+        self._warn_once = threading.Lock()
         self.warnings: list[str] = []
         self.issues = DataIssues(SOURCE)  # records that did not fit the tables: warnings at the end
 
@@ -394,27 +408,81 @@ class ModelLabReader:
         # covers the same stretch again.
         part.update(cursor=cursor if disturbed else new_cursor, needs_full_walk=False)
 
+    def _followed(self) -> dict[int, str]:
+        """The unfinished runs followed so far (an older state kept a list: ages unknown, so followed)."""
+        kept = self.state.get("unfinished") or {}
+        pairs = kept.items() if isinstance(kept, dict) else ((i, "") for i in kept)
+        return {int(i): updated or "" for i, updated in pairs}
+
     def _refresh_unfinished(self) -> Iterator[tuple[str, pa.Table]]:
-        """Unfinished runs by id, a few requests in flight (the org's pacer still spaces them)."""
-        pending = sorted(int(i) for i in self.state.get("unfinished", []) if int(i) not in self.seen)
-        not_found = self.state.setdefault("not_found", {})
+        """The followed runs the walks did not see, 100 ids per list request, a few requests in flight."""
+        ids = sorted(i for i in self._followed() if i not in self.seen)
+        batches = [ids[k : k + MODEL_LAB_IDS_PER_REQUEST] for k in range(0, len(ids), MODEL_LAB_IDS_PER_REQUEST)]
+        missing: list[int] = []
         pool = ThreadPoolExecutor(max_workers=REFRESH_CONCURRENCY, thread_name_prefix="unfinished")
         try:
-            for done, (run_id, run) in enumerate(zip(pending, pool.map(self._run_or_none, pending), strict=True), 1):
-                self.on_page("unfinished runs by id", done, len(pending))
-                if run is None:
-                    not_found[str(run_id)] = datetime.now(UTC).isoformat()
-                    self.status_of[run_id] = "deleted"
-                    continue
-                yield from self._emit([run])
+            answers = pool.map(self._runs_by_id, batches)
+            for done, (batch, runs) in enumerate(zip(batches, answers, strict=True), 1):
+                self.on_page("unfinished runs", done, len(batches))
+                found = {_run_id(run) for run in runs}
+                missing += [run_id for run_id in batch if run_id not in found]
+                yield from self._emit(runs)
         finally:
             pool.shutdown(cancel_futures=True)
+        yield from self._emit(self._confirm_missing(missing))
+
+    def _runs_by_id(self, ids: list[int]) -> list[dict[str, Any]]:
+        """These runs as the list has them (``filter[id]``); one the list does not hold is left out.
+
+        A server that refuses a list of ids (400/422) or ignores it (answers other runs) gets a
+        GET per run instead, for this sync, said once.
+        """
+        wanted = set(ids)
+        try:
+            runs = [
+                run
+                for page in iter_run_pages(self.client, {"filter[id]": ",".join(map(str, ids))})
+                for run in page.runs
+            ]
+            why = "answered runs that were not asked for" if any(_run_id(r) not in wanted for r in runs) else None
+        except UpstreamError as exc:
+            if exc.status not in (400, 422):
+                raise
+            runs, why = [], f"refused it: {exc.status} {exc.detail[:200]}"
+        if why is None:
+            return runs
+        with self._warn_once:
+            if not self._by_get:
+                self._by_get = True
+                self.warnings.append(
+                    f"the Model Lab run list did not take a list of ids in filter[id] (it {why}); this sync "
+                    "read each unfinished run with its own GET instead"
+                )
+        return [run for run_id in ids if (run := self._run_or_none(run_id)) is not None]
 
     def _run_or_none(self, run_id: int) -> dict[str, Any] | None:
         try:
             return get_run(self.client, run_id)
         except NotFoundError:
             return None
+
+    def _confirm_missing(self, missing: list[int]) -> list[dict[str, Any]]:
+        """Runs the list no longer holds are deleted; when few, a GET each confirms it. Returns runs still there."""
+        not_found = self.state.setdefault("not_found", {})
+        found = []
+        for run_id in missing:
+            run = self._run_or_none(run_id) if len(missing) <= MODEL_LAB_CONFIRM_MISSING else None
+            if run is None:
+                not_found[str(run_id)] = datetime.now(UTC).isoformat()
+                self.status_of[run_id] = ("deleted", None)
+            else:
+                found.append(run)
+        if found:
+            self.warnings.append(
+                f"{len(found)} unfinished Model Lab run(s) were missing from the list's filter[id] answer but a GET "
+                f"found them (e.g. {_run_id(found[0])}); they were read that way"
+            )
+        return found
 
     # -- output -------------------------------------------------------------------------
 
@@ -431,8 +499,12 @@ class ModelLabReader:
             if run_id in self.seen:
                 continue
             self.seen.add(run_id)
-            status = _attributes(run).get("status")
-            self.status_of[run_id] = status if isinstance(status, str) else ""
+            attributes = _attributes(run)
+            status, updated = attributes.get("status"), attributes.get("updated_at")
+            self.status_of[run_id] = (
+                status if isinstance(status, str) else "",
+                updated if isinstance(updated, str) else None,
+            )
             self._batch.append(run)
         if len(self._batch) >= EMIT_BATCH_RUNS:
             yield from self._flush()
@@ -443,17 +515,24 @@ class ModelLabReader:
             yield from run_tables(batch, tombstones=self.merge, issues=self.issues).items()
 
     def _remember_statuses(self) -> None:
-        unfinished = {int(i) for i in self.state.get("unfinished", [])}
+        """Which runs are followed from now on: unfinished ones whose updated_at is recent enough."""
+        unfinished = self._followed()
         not_found = self.state.setdefault("not_found", {})
-        for run_id, status in self.status_of.items():
+        for run_id, (status, updated) in self.status_of.items():
             if status in MODEL_LAB_UNFINISHED:
-                unfinished.add(run_id)
+                unfinished[run_id] = updated or ""
             else:
-                unfinished.discard(run_id)
+                unfinished.pop(run_id, None)
             if status != "deleted":
                 not_found.pop(str(run_id), None)
-        self.state["unfinished"] = [str(i) for i in sorted(unfinished)]
+        self.state["unfinished"] = {
+            str(i): updated for i, updated in sorted(unfinished.items()) if self._still_followed(updated)
+        }
         self.state["last_sync_at"] = datetime.now(UTC).isoformat()
+
+    def _still_followed(self, updated: str) -> bool:
+        stamp = cursor_time(updated) if updated else None
+        return stamp is None or stamp >= self.follow_since
 
 
 def _pages_label(partition: str) -> str:

@@ -32,6 +32,16 @@ MODEL_LAB_STATUSES = ("pending", "running", "completed", "failed", "killed", "un
 # Runs in these states can still change without their list position telling us (metrics are
 # logged while they run), so they are re-read by id until they leave them.
 MODEL_LAB_UNFINISHED = frozenset({"pending", "running", "paused", "unresponsive"})
+# Unfinished runs are followed (read again on every sync) until their updated_at is this many days
+# old. Crashed jobs stay "running" for good (one run in five in the recorded org), so following
+# them all would cost a sync more with every week of history; past this they are read again only
+# when they move in the list (a status change moves updated_at) and by --full-refresh.
+MODEL_LAB_FOLLOW_UNFINISHED_DAYS = 14
+# Followed runs are read again through the list's filter[id] (comma-separated), a page of ids each.
+MODEL_LAB_IDS_PER_REQUEST = MODEL_LAB_PAGE_SIZE
+# Followed runs missing from a filter[id] answer are taken as deleted (as a 404 was); while there are
+# at most this many in a sync, each is confirmed with a GET first (cheap, and the list might omit one).
+MODEL_LAB_CONFIRM_MISSING = 5
 
 # How far behind the stored high-water mark an incremental sync starts re-reading, to cover
 # rows committed late or moved while the previous sync was paging.

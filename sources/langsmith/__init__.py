@@ -23,6 +23,7 @@ from sources.langsmith.runs import RunQuery, RunsReader
 from sources.langsmith.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
+    DEFAULT_FEEDBACK_LOOKBACK_HOURS,
     DEFAULT_INITIAL_DAYS,
     DEFAULT_SELECTS,
     DEFAULT_WINDOW_HOURS,
@@ -49,6 +50,7 @@ def langsmith(
     selects: Sequence[str] = DEFAULT_SELECTS,
     window_hours: int = DEFAULT_WINDOW_HOURS,
     concurrency: int = DEFAULT_CONCURRENCY,
+    feedback_lookback_hours: int = DEFAULT_FEEDBACK_LOOKBACK_HOURS,
     workspace_id: str | None = None,
     http_max_attempts: int = DEFAULT_ATTEMPTS,
     full_refresh: bool = False,
@@ -62,9 +64,13 @@ def langsmith(
         project_ids, reference_dataset_id: exactly one: where the runs live.
         initial_start: RFC 3339 lower bound of the first sync (default: 30 days ago).
         filter, trace_filter, tree_filter, is_root, run_type, has_error: row filters, sent as is.
-        selects: fields to read (ID, START_TIME, END_TIME and STATUS are always added).
+        selects: fields to read (ID, START_TIME, END_TIME and STATUS are always added); tokens
+            the server refuses are dropped with a warning.
         window_hours, concurrency: backfills are cut into windows of this many hours, this
             many fetched at once.
+        feedback_lookback_hours: when the server refuses the late-feedback query
+            (``min_feedback_modified_at``), every sync re-reads the runs that started this many
+            hours back; 0 leaves late feedback unfollowed.
         http_max_attempts: tries per request before a transient fault (429, 5xx, network) fails the sync.
         full_refresh: read everything from ``initial_start`` again and replace the table.
         stats: collects requests, progress and warnings for the caller.
@@ -81,11 +87,13 @@ def langsmith(
         run_type=run_type,
         has_error=has_error,
     )
-    if window_hours < 1 or concurrency < 1:
+    if window_hours < 1 or concurrency < 1 or feedback_lookback_hours < 0:
         raise ConfigError(
             SOURCE,
-            f"window_hours={window_hours} and concurrency={concurrency} must both be at least 1",
-            "For example SOURCES__LANGSMITH__WINDOW_HOURS=24 and SOURCES__LANGSMITH__CONCURRENCY=4.",
+            f"window_hours={window_hours} and concurrency={concurrency} must both be at least 1, and "
+            f"feedback_lookback_hours={feedback_lookback_hours} at least 0",
+            "For example SOURCES__LANGSMITH__WINDOW_HOURS=24, SOURCES__LANGSMITH__CONCURRENCY=4 and "
+            "SOURCES__LANGSMITH__FEEDBACK_LOOKBACK_HOURS=72.",
         )
     tokens = normalize_selects(selects)
     start = _initial_start(initial_start)
@@ -112,6 +120,7 @@ def langsmith(
                 window=timedelta(hours=window_hours),
                 concurrency=concurrency,
                 now=datetime.now(UTC),
+                feedback_lookback=timedelta(hours=feedback_lookback_hours),
                 on_progress=stats.report_progress,
             )
             for page in reader.sync(full=full_refresh):

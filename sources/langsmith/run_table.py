@@ -134,11 +134,18 @@ def json_columns(selects: Sequence[str]) -> list[str]:
     return [*(token.lower() for token in selects if token in JSON_TOKENS), EXTRA_FIELDS]
 
 
-def runs_table(items: Sequence[Any], schema: pa.Schema, json_names: frozenset[str], issues: DataIssues) -> pa.Table:
+def runs_table(
+    items: Sequence[Any],
+    schema: pa.Schema,
+    json_names: frozenset[str],
+    issues: DataIssues,
+    required: Sequence[str] | None = None,
+) -> pa.Table:
     """Shape run objects into ``schema``: absent and ``null`` both load as NULL.
 
     Runs without an id are left out, and values that do not fit are kept in extra_fields;
-    both are reported through ``issues``.
+    both are reported through ``issues``, as are ``required`` fields (default: those of the
+    schema that must be set) left without a value.
     """
     if not set(map(type, items)) <= {dict}:
         items = [item if isinstance(item, dict) else {} for item in items]  # not an object: a run without an id
@@ -150,7 +157,9 @@ def runs_table(items: Sequence[Any], schema: pa.Schema, json_names: frozenset[st
         elif f.name not in columns:
             values = [item.get(f.name) for item in items]
             columns[f.name] = json_texts(values) if f.name in json_names else values
-    return table(schema, columns, name=TABLE, issues=issues, required=_required(schema))
+    return table(
+        schema, columns, name=TABLE, issues=issues, required=_required(schema) if required is None else required
+    )
 
 
 @functools.cache
@@ -188,12 +197,18 @@ _NOT_DIRECT = (ValueError, OverflowError, UnicodeError, RecursionError, pa.Arrow
 
 
 class RunTables:
-    """Typed tables of runs for one sync's selects; data issues go to ``issues`` (thread-safe)."""
+    """Typed tables of runs for one sync's selects; data issues go to ``issues`` (thread-safe).
 
-    def __init__(self, selects: Sequence[str], issues: DataIssues) -> None:
+    ``sent``: the tokens the queries actually send, when the server refused some of the selects
+    (their columns stay, NULL); a field that must be set is only checked when it was asked for.
+    """
+
+    def __init__(self, selects: Sequence[str], issues: DataIssues, sent: Sequence[str] | None = None) -> None:
         self.schema = run_schema(selects)
         self.json_names = frozenset(json_columns(selects))
         self.issues = issues
+        asked = {token.lower() for token in (selects if sent is None else sent)}
+        self.required = tuple(name for name in _required(self.schema) if name in asked)
         # Every field the table knows, so that any other makes the page take the general path
         # (where it goes to extra_fields). Fields not selected and JSON columns are kept raw.
         fields = [
@@ -220,10 +235,10 @@ class RunTables:
     def read(self, decoded: TypedPage | Any) -> tuple[pa.Table, str | None]:
         """A decoded page's typed table and next cursor; the general path checks the page's shape first."""
         if isinstance(decoded, TypedPage):
-            runs = table(self.schema, decoded.columns, name=TABLE, issues=self.issues, required=_required(self.schema))
+            runs = table(self.schema, decoded.columns, name=TABLE, issues=self.issues, required=self.required)
             return runs, decoded.next_cursor
         items, cursor = _parse_page(decoded)
-        return runs_table(items, self.schema, self.json_names, self.issues), cursor
+        return runs_table(items, self.schema, self.json_names, self.issues, self.required), cursor
 
     def _columns(self, runs: list[Any]) -> dict[str, pa.Array]:
         rows = [msgspec.structs.astuple(run) for run in runs]

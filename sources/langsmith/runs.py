@@ -25,11 +25,24 @@ Why the sync looks the way it does:
   start (the default window would hide them), in batches of 1000, without the row filters
   (a run that matched ``has_error=false`` while pending must still get its final state).
   Runs the refresh no longer finds (deleted, past retention) are dropped from the set.
+- Late feedback: feedback usually lands after a run ended (human review, online evaluators, a
+  user's rating days later), and a finished run's start time never comes round again. So every
+  incremental sync also asks, in one walk over ``[INITIAL_START, walk start)``, for the runs
+  whose feedback was modified since the cursor minus INGEST_LAG: ``min_feedback_modified_at``
+  and ``max_feedback_modified_at`` with the feedback condition FEEDBACK_CONDITION (the SDK's
+  ``RunQueryV2Params`` has them, the published reference does not). A server that refuses
+  them gets the fallback: every sync re-reads the runs that started in the last
+  ``feedback_lookback_hours`` (0, the default: late feedback is not followed, said once).
+- Refusals (refusals.py): select tokens the server refuses are dropped, with a warning, and
+  their columns stay (NULL for the runs read from then on); the refusal of the feedback query
+  switches to the fallback. Both are remembered in the state, so later syncs neither pay for
+  the refused request again nor repeat the warning, and tried again after ``--full-refresh``.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -40,11 +53,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sources.arrow_tables import DataIssues, parse_timestamp
-from sources.errors import ConfigError, UpstreamError
+from sources.errors import ConfigError, CursorRejected, UpstreamError
 from sources.http_client import ApiClient
 from sources.langsmith.client import SOURCE, iter_run_pages
-from sources.langsmith.run_table import RunTables, normalize_selects
-from sources.langsmith.settings import PAGE_SIZE
+from sources.langsmith.refusals import is_refusal, refused_selects
+from sources.langsmith.run_table import REQUIRED_SELECTS, RunTables, normalize_selects
+from sources.langsmith.settings import FEEDBACK_CONDITION, PAGE_SIZE
 from sources.langsmith.windows import Window, fetch_concurrently, plan_windows
 from sources.paging import RESTART, restartable
 
@@ -106,7 +120,10 @@ class RunsReader:
 
         {"cursor": "<RFC 3339: every run that started before this was read>",
          "pending": {"<run id>": "<its start_time>", ...},
-         "scope": "<RunQuery.fingerprint() the cursor belongs to>"}
+         "scope": "<RunQuery.fingerprint() the cursor belongs to>",
+         "refused_selects": ["<token the server refused>", ...],
+         "feedback_query_refused": "<the server's answer>",   # only once it refused
+         "late_feedback": "<how late feedback is followed, for status>"}
     """
 
     def __init__(
@@ -120,6 +137,7 @@ class RunsReader:
         window: timedelta,
         concurrency: int,
         now: datetime,
+        feedback_lookback: timedelta = timedelta(0),
         on_progress: Callable[[str, int, int | None], None] | None = None,
     ) -> None:
         self.client = client
@@ -130,13 +148,19 @@ class RunsReader:
         self.window = window
         self.concurrency = concurrency
         self.now = now
+        self.feedback_lookback = feedback_lookback
         self.on_progress = on_progress or (lambda _label, _done, _total: None)
         self.warnings: list[str] = []
         self.issues = DataIssues(SOURCE)  # runs that did not fit the table: warnings at the end (thread-safe)
         self.tables = RunTables(self.selects, self.issues)
+        self.sent = self.selects  # what the queries ask for: the selects less any the server refused
+        self._narrowing = threading.Lock()
 
     def sync(self, *, full: bool) -> Iterator[pa.Table]:
-        """The window walk, then the pending runs the walk did not see, in batches of ~EMIT_BATCH_ROWS rows."""
+        """The window walk, the runs whose feedback changed, then the pending runs not seen yet.
+
+        Pages are combined into batches of ~EMIT_BATCH_ROWS rows.
+        """
         scope = self.query.fingerprint()
         cursor = parse_timestamp(self.state["cursor"]) if self.state.get("cursor") and not full else None
         if cursor is not None and self.state.get("scope") != scope:
@@ -145,12 +169,23 @@ class RunsReader:
                 "runs are read again from SOURCES__LANGSMITH__INITIAL_START"
             )
             cursor = None
+        if full:  # refusals are tried again
+            for key in ("refused_selects", "feedback_query_refused"):
+                self.state.pop(key, None)
+        self._restore_refused_selects()
         start = max(cursor - INGEST_LAG, self.initial_start) if cursor is not None else self.initial_start
+        feedback_refused = "feedback_query_refused" in self.state
+        if cursor is not None and feedback_refused:
+            start = self._lookback_start(start)
         known = {} if full else dict(self.state.get("pending", {}))
         tracker = _PendingTracker(known)
         for batch in _batched(self._walk(plan_windows(start, self.now, self.window)), EMIT_BATCH_ROWS):
             tracker.observe(batch)
             yield batch
+        if cursor is not None and not feedback_refused and start > self.initial_start:
+            for batch in _batched(self._late_feedback(cursor - INGEST_LAG, start), EMIT_BATCH_ROWS):
+                tracker.observe(batch)
+                yield batch
         unseen = {run_id: started for run_id, started in known.items() if run_id not in tracker.seen}
         for batch in _batched(self._refresh(unseen), EMIT_BATCH_ROWS):
             tracker.observe(batch)
@@ -166,12 +201,108 @@ class RunsReader:
             cursor=rfc3339(max(self.now, cursor or self.now)),
             pending=tracker.pending,
             scope=scope,
+            late_feedback=self._feedback_mode(),
         )
+        refused = [token for token in self.selects if token not in self.sent]
+        if refused:
+            self.state["refused_selects"] = refused
+        else:
+            self.state.pop("refused_selects", None)
+
+    # -- late feedback ------------------------------------------------------------------
+
+    def _feedback_mode(self) -> str:
+        """How late feedback is followed, as ``runyard status`` shows it."""
+        if "feedback_query_refused" not in self.state:
+            return "followed (min_feedback_modified_at)"
+        hours = self.feedback_lookback.total_seconds() / 3600
+        how = f"the last {hours:g} h re-read on every sync" if hours else "not followed"
+        return f"{how} (the server refused min_feedback_modified_at)"
+
+    def _lookback_start(self, start: datetime) -> datetime:
+        """The fallback: the window walk reaches back ``feedback_lookback`` (never before INITIAL_START)."""
+        return max(min(start, self.now - self.feedback_lookback), self.initial_start)
+
+    def _late_feedback(self, since: datetime, walked_from: datetime) -> Iterator[pa.Table]:
+        """Runs that started before this sync's window walk and whose feedback changed since ``since``.
+
+        One walk over ``[INITIAL_START, walked_from)``: later runs were just read whole. A server
+        that refuses the feedback parameters switches this and every later sync to the fallback.
+        """
+        user_filter = self.query.filter
+        extra = {
+            "filter": f"and({user_filter}, {FEEDBACK_CONDITION})" if user_filter else FEEDBACK_CONDITION,
+            "min_feedback_modified_at": rfc3339(since),
+            "max_feedback_modified_at": rfc3339(self.now),
+        }
+        try:
+            yield from self._fetch_window((self.initial_start, walked_from), extra=extra, label="late feedback")
+        except UpstreamError as exc:
+            if not is_refusal(exc) or isinstance(exc, CursorRejected):
+                raise
+            answer = exc.detail or exc.cause
+            self.state["feedback_query_refused"] = answer
+            hours = self.feedback_lookback.total_seconds() / 3600
+            fallback = (
+                f"every sync re-reads the runs that started in the last {hours:g} hours instead"
+                if hours
+                else "late feedback on finished runs is not followed (set SOURCES__LANGSMITH__FEEDBACK_LOOKBACK_HOURS, "
+                "e.g. 72, to re-read the runs of the last three days on every sync)"
+            )
+            self.warnings.append(
+                f"the LangSmith server refused the query for runs whose feedback changed "
+                f"(min_feedback_modified_at; it answered {exc.status}: {answer[:200]}); {fallback}. "
+                "It is tried again after the next --full-refresh"
+            )
+            lookback = self._lookback_start(walked_from)
+            if lookback < walked_from:
+                yield from self._walk(plan_windows(lookback, walked_from, self.window))
+
+    # -- selects ------------------------------------------------------------------------
+
+    def _restore_refused_selects(self) -> None:
+        refused = set(self.state.get("refused_selects", ())) - set(REQUIRED_SELECTS)
+        if refused & set(self.selects):
+            self._use_selects(tuple(token for token in self.selects if token not in refused))
+
+    def _use_selects(self, sent: tuple[str, ...]) -> None:
+        self.sent = sent
+        self.tables = RunTables(self.selects, self.issues, sent=sent)
+
+    def _narrow(self, exc: UpstreamError, sent: tuple[str, ...]) -> bool:
+        """Whether asking again may succeed: drops the tokens a refusal names (once for all windows)."""
+        with self._narrowing:
+            if self.sent != sent:  # another window's refusal already narrowed them
+                return True
+            refused = refused_selects(exc, sent)
+            if not refused or set(refused) & set(REQUIRED_SELECTS):
+                return False
+            self._use_selects(tuple(token for token in sent if token not in refused))
+            self.warnings.append(
+                f"the LangSmith server refused the select token(s) {', '.join(refused)} ({exc.status}: "
+                f"{(exc.detail or exc.cause)[:200]}); the sync goes on without them. Their columns stay, NULL "
+                "for runs read from now on; they are asked for again after the next --full-refresh"
+            )
+            return True
+
+    def _pages(self, body: Mapping[str, Any]) -> Iterator[pa.Table]:
+        """The pages of one query with the selects this sync sends; a refusal of some asks again without them."""
+        while True:
+            sent, tables = self.sent, self.tables
+            started = False
+            try:
+                for page in iter_run_pages(self.client, {**body, "selects": list(sent)}, tables):
+                    started = True
+                    yield page
+                return
+            except UpstreamError as exc:
+                if started or not self._narrow(exc, sent):
+                    raise
 
     # -- reads --------------------------------------------------------------------------
 
     def _body(self) -> dict[str, Any]:
-        return {"selects": list(self.selects), "sort_order": "ASC", "page_size": PAGE_SIZE, **self.query.scope()}
+        return {"sort_order": "ASC", "page_size": PAGE_SIZE, **self.query.scope()}
 
     def _walk(self, windows: list[Window]) -> Iterator[pa.Table]:
         self.on_progress("windows", 0, len(windows))
@@ -182,22 +313,28 @@ class RunsReader:
             on_window_done=lambda done: self.on_progress("windows", done, len(windows)),
         )
 
-    def _fetch_window(self, window: Window) -> Iterator[pa.Table]:
-        """One window's cursor walk (runs on a pool thread); checks the order the walk relies on."""
+    def _fetch_window(
+        self, window: Window, *, extra: Mapping[str, Any] | None = None, label: str = "runs window"
+    ) -> Iterator[pa.Table]:
+        """One window's cursor walk (runs on a pool thread); checks the order the walk relies on.
+
+        ``extra`` adds body fields to (or overrides those of) the window's query.
+        """
         low, high = window
         body = {
             **self._body(),
             **self.query.filters(),
             "min_start_time": rfc3339(low),
             "max_start_time": rfc3339(high),
+            **(extra or {}),
         }
         previous: datetime | None = None
         pages = runs = 0
         handed: list[pa.ChunkedArray] = []  # ids handed on, so a walk that starts over sends none twice
         passed: pa.Array | None = None  # built from them only when a walk starts over
         walk = restartable(
-            lambda: iter_run_pages(self.client, body, self.tables),
-            label=f"runs window [{body['min_start_time']}, {body['max_start_time']})",
+            lambda: self._pages(body),
+            label=f"{label} [{body['min_start_time']}, {body['max_start_time']})",
             warnings=self.warnings,
         )
         for page in walk:
@@ -225,7 +362,7 @@ class RunsReader:
                 # One second past the newest: the bound is exclusive, and precision may differ.
                 "max_start_time": rfc3339(parse_timestamp(batch[-1][1]) + timedelta(seconds=1)),
             }
-            yield from iter_run_pages(self.client, body, self.tables)
+            yield from self._pages(body)
             self.on_progress("pending runs", done, len(batches))
         log.debug("re-read %d pending runs in %d batches", len(ordered), len(batches))
 
