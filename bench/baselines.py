@@ -1,5 +1,5 @@
-"""Benchmark baselines: the same endpoints loaded with dlt's generic ``rest_api`` source, and the raw
-limit of fetching the pages and bulk-inserting their JSON into DuckDB.
+"""Benchmark baselines: the same endpoints loaded with dlt's generic ``rest_api`` source (the raw
+limit of fetching the pages and bulk-inserting their JSON into DuckDB is bench/raw.py).
 
 Run by ``python -m bench`` (bench/__main__.py), which compares them with runyard on the same data.
 
@@ -20,12 +20,6 @@ RSS is its own (``bench.harness``). Cases:
   paginator, ``data_selector: data``, both keys as headers, primary key ``id``, merge. dlt flattens
   ``attributes`` and makes child tables of ``metric_summaries``, ``params`` and ``tags``: the same
   four tables runyard loads, so ``rows`` counts all of them.
-- ``raw/langsmith``, ``raw/model_lab``: the limit. One sequential walk with httpx and orjson (the
-  walk needs the parse for its cursor or next page number); each page's items made an Arrow
-  table with ``pa.Table.from_pylist`` as it arrives, and all of them one ``CREATE TABLE AS``
-  into DuckDB at the end. No merge, no state, no child tables: nested lists and objects stay
-  DuckDB LISTs and STRUCTs. For Model Lab the table holds the ``data`` objects as they come
-  (``id``, ``type`` and an ``attributes`` STRUCT holding the lists), so ``rows`` counts runs only.
 
 Every case returns ``seconds``, ``runs``, ``rows``, ``rows_by_table``, ``bytes`` (JSON bodies
 received), ``requests`` and ``peak_rss_mb``. The page walks and request bodies are
@@ -43,18 +37,15 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
-import pyarrow
 from dlt.sources.rest_api import rest_api_source
 
 from bench import langsmith, model_lab
 from bench.harness import case_main, control, peak_rss_mb
-from sources.langsmith.settings import QUERY_RUNS_PATH
 
 # -- dlt rest_api ---------------------------------------------------------------------------------
 
@@ -84,7 +75,7 @@ def langsmith_config(url: str, env: dict[str, str], received: Received) -> dict[
             {
                 "name": "runs",
                 "endpoint": {
-                    "path": QUERY_RUNS_PATH,
+                    "path": langsmith.SETTINGS.QUERY_RUNS_PATH,
                     "method": "POST",
                     "json": langsmith.query_body(env),
                     "paginator": {"type": "cursor", "cursor_path": "next_cursor", "cursor_body_path": "cursor"},
@@ -179,55 +170,11 @@ def case_rest_api_model_lab(url: str, **run_options: Any) -> dict[str, Any]:
     return figures | {"rows": sum(figures["rows_by_table"].values())}
 
 
-# -- the raw limit --------------------------------------------------------------------------------
-
-
-def raw_load(url: str, pages: Callable[..., Iterator[tuple[bytes, dict[str, Any]]]], items: str, table: str) -> dict:
-    """Each page's ``items`` made an Arrow table as it arrives; all of them one ``CREATE TABLE AS`` at the end.
-
-    The fastest of three ways tried (loading only, pages already in memory, median of 3, 200k
-    LangSmith / 50k Model Lab runs): ``pa.Table.from_pylist`` on the walk's orjson parse 3.0 s /
-    2.1 s; ``pyarrow.json.read_json`` on each body, items list-flattened, 3.3 s / 2.6 s; the bodies
-    written as lines of an NDJSON file and one DuckDB ``read_json`` unnesting them, 6.1 s / 4.1 s.
-    """
-    env = control(url, "GET", "env")
-    requests = nbytes = 0
-    tables = []
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        for content, page in pages(url, env):
-            requests += 1
-            nbytes += len(content)
-            if page[items]:
-                tables.append(pyarrow.Table.from_pylist(page[items]))
-        # Pages infer their own types: a column all null on one page, or an object with other keys,
-        # is unified here (null becomes the other pages' type, structs get the union of fields).
-        arrow_runs = pyarrow.concat_tables(tables, promote_options="permissive")  # noqa: F841 (DuckDB reads it by name)
-        with duckdb.connect(str(Path(tmp) / "raw.duckdb")) as con:
-            con.execute("CREATE TABLE runs AS SELECT * FROM arrow_runs")
-            elapsed = time.perf_counter() - started
-            runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
-    return {"seconds": elapsed, "runs": runs, "rows": runs, "rows_by_table": {table: runs}, "bytes": nbytes,
-            "requests": requests, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
-
-
-def case_raw_langsmith(url: str) -> dict[str, Any]:
-    """``raw/langsmith``: one table of the runs as the API sends them."""
-    return raw_load(url, langsmith.pages, "items", langsmith.RUNS_TABLE)
-
-
-def case_raw_model_lab(url: str) -> dict[str, Any]:
-    """``raw/model_lab``: one table of the ``data`` objects as they come; rows = runs."""
-    return raw_load(url, model_lab.pages, "data", model_lab.RUNS_TABLE)
-
-
 CASES: dict[str, Callable[[str], dict[str, Any]]] = {
     "rest_api/langsmith": case_rest_api_langsmith,
     "rest_api+parquet/langsmith": lambda url: case_rest_api_langsmith(url, loader_file_format="parquet"),
-    "raw/langsmith": case_raw_langsmith,
     "rest_api/model_lab": case_rest_api_model_lab,
     "rest_api+parquet/model_lab": lambda url: case_rest_api_model_lab(url, loader_file_format="parquet"),
-    "raw/model_lab": case_raw_model_lab,
 }
 
 

@@ -1,8 +1,12 @@
 """What every benchmark shares: a sandbox in its own process, cases in fresh subprocesses, medians.
 
-A case is a function ``case(url) -> dict`` in a bench module; ``run_case`` runs it in a new
-interpreter (``python -m bench.<module> --case NAME --url URL``) so its peak RSS is its own, and
-the figures are JSON on its last line of output.
+Two figures for everything, because users meet runyard as a process:
+- in-process: a case is a function ``case(url) -> dict`` in a bench module; ``run_case`` runs it
+  in a new interpreter (``python -m bench.<module> --case NAME --url URL``), which times the work
+  itself and reports it as JSON on its last line of output;
+- whole process: ``run_case`` also times that interpreter from spawn to exit (imports and
+  start-up included) and takes its peak RSS from the kernel (``os.wait4``); ``run_runyard`` does
+  the same for the ``runyard`` command itself, as cron or a Prefect worker starts it.
 """
 
 from __future__ import annotations
@@ -61,16 +65,40 @@ def sandbox_process(*options: str) -> Iterator[str]:
         proc.wait(timeout=30)
 
 
+def run_process(command: Sequence[str], env: dict[str, str] | None = None, cwd: Path = ROOT) -> dict[str, Any]:
+    """Run ``command`` to its end: {"process_s": spawn to exit, "process_rss_mb": its peak RSS, "stdout"}."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        started = time.perf_counter()
+        proc = subprocess.Popen(command, stdout=out, stderr=err, cwd=cwd, env=env)
+        _, status, usage = os.wait4(proc.pid, 0)
+        seconds = time.perf_counter() - started
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode:
+        raise RuntimeError(f"{' '.join(command)} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return {"process_s": seconds, "process_rss_mb": usage.ru_maxrss / 1024, "stdout": stdout}
+
+
 def run_case(module: str, case: str, url: str, *extra: str) -> dict[str, Any]:
-    out = subprocess.run(
-        [sys.executable, "-m", f"bench.{module}", "--case", case, "--url", url, *extra],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
-    if out.returncode:
-        raise RuntimeError(f"case {case} failed:\n{out.stderr[-3000:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    """A case's own figures (in-process), plus its interpreter's spawn-to-exit time and peak RSS."""
+    ran = run_process([sys.executable, "-m", f"bench.{module}", "--case", case, "--url", url, *extra])
+    figures = json.loads(ran.pop("stdout").strip().splitlines()[-1])
+    return figures | ran
+
+
+RUNYARD = str(Path(sys.executable).with_name("runyard"))  # the command the project installs
+
+
+def run_runyard(url: str, *args: str, db: Path, **env: str) -> dict[str, Any]:
+    """``runyard <args> --db <db>`` as a user runs it, configured through the environment as the
+    sandbox says: spawn-to-exit seconds, peak RSS, and the requests the sandbox answered."""
+    control(url, "POST", "requests/reset")
+    environment = {**os.environ, **control(url, "GET", "env"), "DLT_DATA_DIR": str(db.parent), **env}
+    ran = run_process([RUNYARD, *args, "--db", str(db)], env=environment)
+    requests = control(url, "GET", "requests")
+    return ran | {"requests": sum(requests.values()), "requests_by_endpoint": requests}
 
 
 def control(url: str, method: str, path: str, body: Any = None) -> Any:
@@ -118,16 +146,19 @@ def median(results: list[dict[str, Any]], key: str) -> float:
 
 
 def print_table(title: str, results: dict[str, list[dict[str, Any]]], count_key: str, count_label: str) -> None:
-    """Rows per case: seconds, items/s, rows/s, MB/s, peak RSS, requests (medians)."""
+    """Rows per case, medians: the whole process (spawn to exit: seconds, items/s, rows/s, MB/s,
+    peak RSS), the in-process seconds, and the requests."""
     print(f"\n{title}\n")
     per_item = count_key != "rows"  # a separate items/s column only when items are not rows
-    header = ("case", "seconds", *([f"{count_label}/s"] if per_item else []), "rows/s", "MB/s", "peak RSS", "requests")
-    print(("{:<16} {:>8} " + ("{:>12} " if per_item else "") + "{:>10} {:>7} {:>9} {:>9}").format(*header))
+    header = ("case", "process s", *([f"{count_label}/s"] if per_item else []), "rows/s", "MB/s", "peak RSS",
+              "in-process s", "requests")  # fmt: skip
+    print(("{:<18} {:>9} " + ("{:>12} " if per_item else "") + "{:>10} {:>7} {:>9} {:>12} {:>9}").format(*header))
     for case, runs in results.items():
-        seconds = median(runs, "seconds")
+        seconds = median(runs, "process_s")
         items = f"{median(runs, count_key) / seconds:>12,.0f} " if per_item else ""
         print(
-            f"{case:<16} {seconds:>8.1f} {items}"
+            f"{case:<18} {seconds:>9.2f} {items}"
             f"{median(runs, 'rows') / seconds:>10,.0f} {median(runs, 'bytes') / seconds / 1e6:>7.1f} "
-            f"{median(runs, 'peak_rss_mb'):>7.0f}MB {median(runs, 'requests'):>9,.0f}"
+            f"{median(runs, 'process_rss_mb'):>7.0f}MB {median(runs, 'seconds'):>12.2f} "
+            f"{median(runs, 'requests'):>9,.0f}"
         )

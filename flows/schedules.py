@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from croniter import croniter
 
-from pipelines.config import env_name, lookup
+from pipelines.settings import env_name, lookup
 from sources.errors import ConfigError
 
 TIMEZONE = "UTC"

@@ -180,8 +180,9 @@ def status(
         from pipelines.status import describe, resource_status
 
         target = _warehouse(db, destination)
-        statuses = resource_status(target)
-        out.print(describe(target), highlight=False)
+        with target.reading() as session:
+            statuses = resource_status(session)
+            out.print(describe(target, session), highlight=False)
         if not statuses:
             out.print("No source has synced into this warehouse yet.")
             return
@@ -320,8 +321,8 @@ def report(
 
 
 def _warehouse(db: Path, destination: str | None) -> Any:
-    from pipelines.config import destination_name
     from pipelines.destinations import open_warehouse
+    from pipelines.settings import destination_name
 
     # Only the destination: a reader must not trip over the sync's publish or memory settings.
     return open_warehouse(destination_name(destination), db)
@@ -358,14 +359,6 @@ def deploy(
 
 
 def _print_results(results: list[Any], target: Any) -> None:
-    from pipelines.destinations import table_counts
-
-    totals: dict[str, int] = {}
-    try:
-        with target.reading() as session:
-            totals = table_counts(session)
-    except SyncError:
-        pass
     for result in results:
         label = "skipped" if result.status == "skipped" else "note"
         for notice in result.notices:
@@ -374,8 +367,8 @@ def _print_results(results: list[Any], target: Any) -> None:
             continue
         table = Table("table", "rows loaded", "rows in table", title=f"{result.source} synced into {target.describe()}")
         for name in result.tables:
-            if name in totals or name in result.rows_loaded:
-                table.add_row(name, f"{result.rows_loaded.get(name, 0):,}", f"{totals.get(name, 0):,}")
+            if name in result.table_rows or name in result.rows_loaded:
+                table.add_row(name, f"{result.rows_loaded.get(name, 0):,}", f"{result.table_rows.get(name, 0):,}")
         out.print(table)
         requests = ", ".join(f"{n} {endpoint}" for endpoint, n in sorted(result.requests.items()))
         out.print(

@@ -1,25 +1,28 @@
 """Settings for each upstream, resolved from the environment and .dlt/*.toml, validated before any request.
 
-Precedence for each value: the dlt environment name (``SOURCES__DATADOG__API_KEY``), then the
-vendor's own variable where one exists (``DD_API_KEY``, ``LANGSMITH_API_KEY``), then
-``.dlt/secrets.toml`` / ``.dlt/config.toml`` (``[sources.datadog] api_key = ...``).
-Environment beats files. Every rejection names the setting and shows a valid value.
+Where values come from and in which order: pipelines/settings.py. Every rejection names the
+setting and shows a valid value.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
-import dlt
-
-from pipelines.warehouse import DEFAULT_MEMORY_LIMIT, DEFAULT_STORAGE_VERSION, MEMORY_LIMIT_FORMAT
+from pipelines.settings import (
+    boolean,
+    check_choices,
+    check_uuid,
+    env_name,
+    int_list,
+    integer,
+    listing,
+    lookup,
+    text,
+    uuid_list,
+)
 from sources.arrow_tables import parse_timestamp
 from sources.datadog import datadog_base_url
 from sources.datadog.model_lab import ModelLabFilters
@@ -46,8 +49,6 @@ from sources.langsmith.settings import (
 )
 
 DATADOG_KEYS_URL = "https://app.datadoghq.com/organization-settings/api-keys"
-# How long a sync waits for another writer (another sync, or a program holding the DuckDB file).
-DEFAULT_LOCK_WAIT_S = 120
 LANGSMITH_KEYS_URL = "https://smith.langchain.com/settings"
 
 
@@ -139,78 +140,13 @@ class LangSmithSettings:
         }
 
 
-@dataclass(frozen=True)
-class RunyardSettings:
-    """Settings of runyard itself, not of a source."""
-
-    destination: str = "duckdb"
-    publish: Path | None = None
-    lock_wait_seconds: int = DEFAULT_LOCK_WAIT_S
-    # Storage format of new DuckDB files and published copies; "latest" for the newest format.
-    storage_version: str = DEFAULT_STORAGE_VERSION
-    duckdb_memory_limit: str = DEFAULT_MEMORY_LIMIT
-
-
-def destination_name(destination: str | None = None) -> str:
-    """The warehouse: the argument, else ``RUNYARD_DESTINATION`` / ``[runyard] destination``, else duckdb."""
-    return destination or _text("runyard.destination", alias="RUNYARD_DESTINATION") or "duckdb"
-
-
-def runyard_settings(db_path: Path, publish: Path | None = None, destination: str | None = None) -> RunyardSettings:
-    """Arguments win over ``RUNYARD_<NAME>`` / ``[runyard] <name>`` settings, which win over defaults."""
-    destination = destination_name(destination)
-    target = publish or (Path(p) if (p := _text("runyard.publish", alias="RUNYARD_PUBLISH")) else None)
-    if target is not None and destination != "duckdb":
-        raise ConfigError(
-            "runyard",
-            f"--publish writes a DuckDB copy, but the warehouse is the {destination} destination",
-            "Point BI tools at the server directly, or drop --publish / RUNYARD_PUBLISH.",
-        )
-    if target is not None and target.resolve() == db_path.resolve():
-        raise ConfigError(
-            "runyard",
-            f"the publish path {target} is the database being synced",
-            "Publish to another file, e.g. --publish runyard-bi.duckdb.",
-        )
-    wait = _int("runyard.lock_wait_seconds", DEFAULT_LOCK_WAIT_S, low=0, alias="RUNYARD_LOCK_WAIT_SECONDS")
-    version = _text("runyard.storage_version", alias="RUNYARD_STORAGE_VERSION") or DEFAULT_STORAGE_VERSION
-    if version != "latest" and not re.fullmatch(r"v\d+\.\d+\.\d+", version):
-        raise ConfigError(
-            "runyard",
-            f"RUNYARD_STORAGE_VERSION={version!r} is not a DuckDB storage version",
-            "Use a release such as v1.4.0 (the default: BI tools' DuckDB 1.x reads it) or 'latest'.",
-        )
-    memory = _text("runyard.duckdb_memory_limit", alias="RUNYARD_DUCKDB_MEMORY_LIMIT") or DEFAULT_MEMORY_LIMIT
-    if not MEMORY_LIMIT_FORMAT.fullmatch(memory):
-        raise ConfigError(
-            "runyard",
-            f"RUNYARD_DUCKDB_MEMORY_LIMIT={memory!r} is not an amount of memory",
-            f"Use a size such as 512MB or 2GB (default {DEFAULT_MEMORY_LIMIT}).",
-        )
-    return RunyardSettings(destination=destination, publish=target, lock_wait_seconds=wait, storage_version=version,
-                           duckdb_memory_limit=memory)  # fmt: skip
-
-
-def lookup(key: str, *, alias: str | None = None, secret: bool = False) -> Any:
-    """One setting by its dlt path (``sources.datadog.api_key``), honouring the precedence above."""
-    for name in (env_name(key), alias):
-        if name and os.environ.get(name, "").strip():
-            return os.environ[name].strip()
-    value = (dlt.secrets if secret else dlt.config).get(key)
-    return value.strip() if isinstance(value, str) else value
-
-
-def env_name(key: str) -> str:
-    return key.upper().replace(".", "__")
-
-
 # -- Datadog ---------------------------------------------------------------------------------
 
 
 def datadog_settings() -> DatadogSettings:
     """Datadog settings from config. Raises MissingCredentials or ConfigError."""
-    api_key = lookup("sources.datadog.api_key", alias="DD_API_KEY", secret=True)
-    app_key = lookup("sources.datadog.app_key", alias="DD_APP_KEY", secret=True)
+    api_key = lookup("sources.datadog.api_key", alias="DD_API_KEY")
+    app_key = lookup("sources.datadog.app_key", alias="DD_APP_KEY")
     secrets.add(api_key, app_key)
     missing = [name for name, value in (("DD_API_KEY", api_key), ("DD_APP_KEY", app_key)) if not value]
     if missing:
@@ -222,15 +158,15 @@ def datadog_settings() -> DatadogSettings:
         )
     site = lookup("sources.datadog.site", alias="DD_SITE") or DEFAULT_SITE
     base_url = datadog_base_url(site, lookup("sources.datadog.base_url"))
-    statuses = _list("sources.datadog.model_lab_statuses")
-    _check_choices("sources.datadog.model_lab_statuses", statuses, MODEL_LAB_STATUSES, example="running,failed")
+    statuses = listing("sources.datadog.model_lab_statuses")
+    check_choices("sources.datadog.model_lab_statuses", statuses, MODEL_LAB_STATUSES, example="running,failed")
     filters = ModelLabFilters(
-        project_ids=tuple(_int_list("sources.datadog.model_lab_project_ids", example="482,2438")),
+        project_ids=tuple(int_list("sources.datadog.model_lab_project_ids", example="482,2438")),
         statuses=tuple(statuses),
-        tags=_text("sources.datadog.model_lab_tags"),
-        params=_text("sources.datadog.model_lab_params"),
-        parent_run_id=_text("sources.datadog.model_lab_parent_run_id"),
-        text=_text("sources.datadog.model_lab_text_filter"),
+        tags=text("sources.datadog.model_lab_tags"),
+        params=text("sources.datadog.model_lab_params"),
+        parent_run_id=text("sources.datadog.model_lab_parent_run_id"),
+        text=text("sources.datadog.model_lab_text_filter"),
     )
     return DatadogSettings(
         api_key=api_key,
@@ -238,22 +174,22 @@ def datadog_settings() -> DatadogSettings:
         site=site,
         base_url=base_url,
         model_lab=filters,
-        model_lab_lag_seconds=_int("sources.datadog.model_lab_lag_seconds", MODEL_LAB_DEFAULT_LAG_S, low=0),
-        model_lab_follow_unfinished_days=_int(
+        model_lab_lag_seconds=integer("sources.datadog.model_lab_lag_seconds", MODEL_LAB_DEFAULT_LAG_S, low=0),
+        model_lab_follow_unfinished_days=integer(
             "sources.datadog.model_lab_follow_unfinished_days", MODEL_LAB_FOLLOW_UNFINISHED_DAYS, low=1
         ),
-        llm_obs_page_limit=_int("sources.datadog.llm_obs_page_limit", LLM_OBS_DEFAULT_PAGE_LIMIT, low=1, high=1000),
-        llm_obs_content_preview_limit=_int("sources.datadog.llm_obs_content_preview_limit", None, low=1),
-        llm_obs_query=_text("sources.datadog.llm_obs_query"),
-        llm_obs_include_user_data=_bool("sources.datadog.llm_obs_include_user_data") or False,
+        llm_obs_page_limit=integer("sources.datadog.llm_obs_page_limit", LLM_OBS_DEFAULT_PAGE_LIMIT, low=1, high=1000),
+        llm_obs_content_preview_limit=integer("sources.datadog.llm_obs_content_preview_limit", None, low=1),
+        llm_obs_query=text("sources.datadog.llm_obs_query"),
+        llm_obs_include_user_data=boolean("sources.datadog.llm_obs_include_user_data") or False,
         topic_discovery_config_ids=tuple(_config_ids()),
-        http_max_attempts=_int("sources.datadog.http_max_attempts", DEFAULT_ATTEMPTS, low=1, high=50),
+        http_max_attempts=integer("sources.datadog.http_max_attempts", DEFAULT_ATTEMPTS, low=1, high=50),
     )
 
 
 def _config_ids() -> list[str]:
     key = "sources.datadog.topic_discovery_config_ids"
-    ids = _list(key)
+    ids = listing(key)
     bad = [i for i in ids if len(i) > 200 or not i.isprintable() or any(c.isspace() for c in i)]
     if bad:
         raise ConfigError(
@@ -269,7 +205,7 @@ def _config_ids() -> list[str]:
 
 def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
     """LangSmith settings from config. Raises MissingCredentials or ConfigError."""
-    api_key = lookup("sources.langsmith.api_key", alias="LANGSMITH_API_KEY", secret=True)
+    api_key = lookup("sources.langsmith.api_key", alias="LANGSMITH_API_KEY")
     secrets.add(api_key)
     if not api_key:
         raise MissingCredentials(
@@ -283,10 +219,10 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
     for suffix in ("/api/v1", "/api"):
         raw_url = raw_url.rstrip("/").removesuffix(suffix)
     base_url = validate_base_url(raw_url, "langsmith", "LANGSMITH_ENDPOINT", "https://eu.api.smith.langchain.com")
-    project_ids = tuple(_uuid_list("sources.langsmith.project_ids"))
-    dataset = _text("sources.langsmith.reference_dataset_id")
+    project_ids = tuple(uuid_list("sources.langsmith.project_ids"))
+    dataset = text("sources.langsmith.reference_dataset_id")
     if dataset:
-        _check_uuid("sources.langsmith.reference_dataset_id", dataset)
+        check_uuid("sources.langsmith.reference_dataset_id", dataset)
     if bool(project_ids) == bool(dataset):
         raise ConfigError(
             "langsmith",
@@ -295,7 +231,7 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
             "The runs query needs one: e.g. SOURCES__LANGSMITH__PROJECT_IDS=<tracing project UUID>,<another>.",
         )
     now = now or datetime.now(UTC)
-    initial = _text("sources.langsmith.initial_start")
+    initial = text("sources.langsmith.initial_start")
     if initial:
         try:
             start = parse_timestamp(initial)
@@ -309,12 +245,12 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
             ) from None
     else:
         start = now - timedelta(days=DEFAULT_INITIAL_DAYS)
-    run_type = _text("sources.langsmith.run_type")
+    run_type = text("sources.langsmith.run_type")
     if run_type:
         run_type = run_type.upper()
-        _check_choices("sources.langsmith.run_type", [run_type], RUN_TYPES, example="LLM")
-    selects = [s.upper() for s in _list("sources.langsmith.selects")] or list(DEFAULT_SELECTS)
-    _check_choices("sources.langsmith.selects", selects, SELECT_TOKENS, example="ID,NAME,START_TIME,TOTAL_TOKENS")
+        check_choices("sources.langsmith.run_type", [run_type], RUN_TYPES, example="LLM")
+    selects = [s.upper() for s in listing("sources.langsmith.selects")] or list(DEFAULT_SELECTS)
+    check_choices("sources.langsmith.selects", selects, SELECT_TOKENS, example="ID,NAME,START_TIME,TOTAL_TOKENS")
     if "ID" not in selects or "START_TIME" not in selects:
         selects = ["ID", "START_TIME", *(s for s in selects if s not in ("ID", "START_TIME"))]
     return LangSmithSettings(
@@ -323,127 +259,18 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
         project_ids=project_ids,
         reference_dataset_id=dataset,
         initial_start=start.astimezone(UTC).isoformat().replace("+00:00", "Z"),
-        filter=_text("sources.langsmith.filter"),
-        trace_filter=_text("sources.langsmith.trace_filter"),
-        tree_filter=_text("sources.langsmith.tree_filter"),
-        is_root=_bool("sources.langsmith.is_root"),
+        filter=text("sources.langsmith.filter"),
+        trace_filter=text("sources.langsmith.trace_filter"),
+        tree_filter=text("sources.langsmith.tree_filter"),
+        is_root=boolean("sources.langsmith.is_root"),
         run_type=run_type,
-        has_error=_bool("sources.langsmith.has_error"),
+        has_error=boolean("sources.langsmith.has_error"),
         selects=tuple(dict.fromkeys(selects)),
-        window_hours=_int("sources.langsmith.window_hours", DEFAULT_WINDOW_HOURS, low=1),
-        concurrency=_int("sources.langsmith.concurrency", DEFAULT_CONCURRENCY, low=1, high=32),
-        feedback_lookback_hours=_int(
+        window_hours=integer("sources.langsmith.window_hours", DEFAULT_WINDOW_HOURS, low=1),
+        concurrency=integer("sources.langsmith.concurrency", DEFAULT_CONCURRENCY, low=1, high=32),
+        feedback_lookback_hours=integer(
             "sources.langsmith.feedback_lookback_hours", DEFAULT_FEEDBACK_LOOKBACK_HOURS, low=0, high=24 * 90
         ),
-        workspace_id=_text("sources.langsmith.workspace_id") or os.environ.get("LANGSMITH_WORKSPACE_ID") or None,
-        http_max_attempts=_int("sources.langsmith.http_max_attempts", DEFAULT_ATTEMPTS, low=1, high=50),
+        workspace_id=text("sources.langsmith.workspace_id") or os.environ.get("LANGSMITH_WORKSPACE_ID") or None,
+        http_max_attempts=integer("sources.langsmith.http_max_attempts", DEFAULT_ATTEMPTS, low=1, high=50),
     )
-
-
-# -- value parsing ---------------------------------------------------------------------------
-
-
-def _source(key: str) -> str:
-    """The name errors carry: the source for ``sources.<name>.*`` keys, else ``runyard``."""
-    parts = key.split(".")
-    return parts[1] if parts[0] == "sources" else parts[0]
-
-
-def _list(key: str) -> list[str]:
-    """A list setting: a TOML array, a JSON array, or a comma-separated string."""
-    value = lookup(key)
-    if value in (None, ""):
-        return []
-    if isinstance(value, str):
-        if value.startswith("["):
-            try:
-                value = json.loads(value)
-            except json.JSONDecodeError:
-                raise ConfigError(
-                    _source(key), f"{env_name(key)}={value!r} is not valid JSON", "Use a comma-separated list."
-                ) from None
-        else:
-            value = value.split(",")
-    if not isinstance(value, list | tuple):
-        value = [value]
-    return [str(v).strip() for v in value if str(v).strip()]
-
-
-def _int_list(key: str, *, example: str) -> list[int]:
-    items = _list(key)
-    bad = [v for v in items if not v.lstrip("-").isdigit()]
-    if bad:
-        raise ConfigError(
-            _source(key),
-            f"{env_name(key)} holds {', '.join(map(repr, bad))}, which {'is' if len(bad) == 1 else 'are'} "
-            "not an integer id",
-            f"Use comma-separated integers, e.g. {env_name(key)}={example}.",
-        )
-    return [int(v) for v in items]
-
-
-def _uuid_list(key: str) -> list[str]:
-    items = _list(key)
-    for item in items:
-        _check_uuid(key, item)
-    return items
-
-
-def _check_uuid(key: str, value: str) -> None:
-    try:
-        uuid.UUID(value)
-    except ValueError:
-        raise ConfigError(
-            _source(key),
-            f"{env_name(key)} holds {value!r}, which is not a UUID",
-            f"Use the UUID shown in the LangSmith UI, e.g. {env_name(key)}=018e4c7e-a9fb-7ef0-a5b6-6ea3a82e9327.",
-        ) from None
-
-
-def _check_choices(key: str, values: list[str], choices: tuple[str, ...], *, example: str) -> None:
-    bad = [v for v in values if v not in choices]
-    if bad:
-        raise ConfigError(
-            _source(key),
-            f"{env_name(key)} holds unknown value {', '.join(map(repr, bad))}",
-            f"Use any of: {', '.join(choices)} (comma-separated), e.g. {env_name(key)}={example}.",
-        )
-
-
-def _text(key: str, alias: str | None = None) -> str | None:
-    value = lookup(key, alias=alias)
-    return str(value) if value not in (None, "") else None
-
-
-def _bool(key: str) -> bool | None:
-    value = lookup(key)
-    if value in (None, ""):
-        return None
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes"):
-        return True
-    if text in ("false", "0", "no"):
-        return False
-    raise ConfigError(
-        _source(key), f"{env_name(key)}={value!r} is not a boolean", f"Use {env_name(key)}=true or false."
-    )
-
-
-def _int(key: str, default: int | None, *, low: int, high: int | None = None, alias: str | None = None) -> Any:
-    value = lookup(key, alias=alias)
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = low - 1
-    if number < low or (high is not None and number > high):
-        bound = f"between {low} and {high}" if high is not None else f"an integer of at least {low}"
-        raise ConfigError(
-            _source(key),
-            f"{env_name(key)}={value!r} is not {bound}",
-            f"For example {env_name(key)}={default if default is not None else max(low, 1)}.",
-        )
-    return number

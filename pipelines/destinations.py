@@ -10,21 +10,27 @@ one writer at a time, sessions for SQL) and never to a driver directly:
   in ``.dlt/secrets.toml``); SQL through dlt's own sql client; loads in bulk (PostgreSQL: parquet
   through ADBC's COPY). On PostgreSQL one writer at a time is kept by an advisory lock. PostgreSQL is
   tested; other dlt SQL destinations are expected to work by the same mechanism.
+
+dlt is imported where a destination needs it, never at module import: ``runyard status`` and
+``runyard sql`` on a DuckDB file read it with DuckDB alone, and importing dlt takes most of a
+second (a read-only command should answer in well under that).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import tempfile
 import time
+import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import dlt
 import duckdb
-from dlt.common.destination import Destination
 
 from pipelines import warehouse
 from sources.errors import ConfigError, SyncError, causes, redact, secrets
@@ -110,7 +116,8 @@ class Warehouse(ABC):
         """One line naming where the data lives (never a password)."""
 
     @abstractmethod
-    def dlt_destination(self) -> Any: ...
+    def dlt_destination(self, session: Session | None = None) -> Any:
+        """What dlt loads into; with the writer's ``session``, through its connection where one can be shared."""
 
     def prepare(self, storage_version: str) -> bool:
         """Create what a first sync needs; True when this call created something."""
@@ -143,7 +150,9 @@ class DuckDBWarehouse(Warehouse):
     def describe(self) -> str:
         return str(self.path)
 
-    def dlt_destination(self) -> Any:
+    def dlt_destination(self, session: Session | None = None) -> Any:
+        import dlt
+
         return dlt.destinations.duckdb(str(self.path), **ATOMIC_MERGE)
 
     def prepare(self, storage_version: str) -> bool:
@@ -193,6 +202,8 @@ class SqlWarehouse(Warehouse):
         self._location = self._resolve_location()
 
     def _resolve_location(self) -> str:
+        import dlt
+
         raw = dlt.secrets.get(f"destination.{self.kind}.credentials")
         if raw in (None, "", {}):
             raise ConfigError(
@@ -221,11 +232,15 @@ class SqlWarehouse(Warehouse):
     def describe(self) -> str:
         return self._location
 
-    def dlt_destination(self) -> Any:
+    def dlt_destination(self, session: Session | None = None) -> Any:
+        from dlt.common.destination import Destination
+
         return Destination.from_reference(self.kind, **(ATOMIC_MERGE if self.kind in TRANSACTIONAL else {}))
 
     @contextmanager
     def _session(self) -> Iterator[SqlClientSession]:
+        import dlt
+
         with tempfile.TemporaryDirectory(prefix="runyard-dlt-") as workdir:
             pipeline = dlt.pipeline(
                 pipeline_name="runyard_sql",
@@ -296,6 +311,8 @@ def open_warehouse(kind: str, db_path: Path, memory_limit: str = warehouse.DEFAU
     """The warehouse for a destination name: ``duckdb`` (the file at ``db_path``) or a dlt SQL destination."""
     if kind == DUCKDB:
         return DuckDBWarehouse(db_path, memory_limit)
+    from dlt.common.destination import Destination
+
     try:
         is_sql = Destination.from_reference(kind).capabilities().sqlglot_dialect is not None
     except Exception:
@@ -347,15 +364,23 @@ def _rows_unless_missing(session: Session, sql: str) -> list[tuple[Any, ...]] | 
 
 def pipeline_state(session: Session, dataset: str) -> tuple[dict[str, Any], Any] | None:
     """(state, time of the load that committed it) of ``runyard_<dataset>``, or None if never synced."""
-    from dlt.common.versioned_state import decompress_state
-
     rows = _rows_unless_missing(
         session,
         f"select s.state, l.inserted_at from {dataset}._dlt_pipeline_state s "
         f"join {dataset}._dlt_loads l on l.load_id = s._dlt_load_id "
         f"where s.pipeline_name = 'runyard_{dataset}' and l.status = 0 order by l.load_id desc limit 1",
     )
-    return (decompress_state(rows[0][0]), rows[0][1]) if rows else None
+    return (_decompress_state(rows[0][0]), rows[0][1]) if rows else None
+
+
+def _decompress_state(stored: str) -> dict[str, Any]:
+    """dlt's stored pipeline state: base64 of zlib-compressed JSON (``dlt.common.versioned_state``;
+    plain JSON from older versions). Decoded here so that ``runyard status`` need not import dlt.
+    runyard's own resource states hold only JSON scalars, so dlt's typed-JSON markers do not occur."""
+    try:
+        return json.loads(zlib.decompress(base64.b64decode(stored, validate=True)))
+    except (binascii.Error, zlib.error):
+        return json.loads(stored)
 
 
 def holds_rows(session: Session, table: str) -> bool:
@@ -363,14 +388,36 @@ def holds_rows(session: Session, table: str) -> bool:
     return bool(_rows_unless_missing(session, f"select 1 from {table} limit 1"))
 
 
-def is_demo(session: Session) -> bool:
-    rows = _rows_unless_missing(session, f"select value from {warehouse.RUNYARD_SCHEMA}.meta where key = 'demo'")
-    return bool(rows) and rows[0][0] == "true"
+def last_load_ids(session: Session, datasets: list[str]) -> dict[str, str | None]:
+    """The newest load of each dataset that exists (dlt's ``_dlt_loads``)."""
+    found: dict[str, str | None] = {}
+    for dataset in datasets:
+        rows = _rows_unless_missing(session, f"select max(load_id) from {dataset}._dlt_loads")
+        if rows is not None:
+            found[dataset] = rows[0][0]
+    return found
 
 
-def mark_demo(session: Session) -> None:
+def meta_value(session: Session, key: str) -> str | None:
+    """One of runyard's own bookkeeping values (``_runyard.meta``), or None."""
+    rows = _rows_unless_missing(session, f"select value from {warehouse.RUNYARD_SCHEMA}.meta where key = '{key}'")
+    return rows[0][0] if rows else None
+
+
+def set_meta(session: Session, values: dict[str, str]) -> None:
+    """Record bookkeeping values (keys and values are runyard's own: no user text reaches this SQL)."""
     schema = warehouse.RUNYARD_SCHEMA
     session.execute(f"create schema if not exists {schema}")
     session.execute(f"create table if not exists {schema}.meta (key varchar(64) primary key, value varchar(256))")
-    session.execute(f"delete from {schema}.meta where key = 'demo'")
-    session.execute(f"insert into {schema}.meta (key, value) values ('demo', 'true')")
+    keys = ", ".join(f"'{key}'" for key in values)
+    session.execute(f"delete from {schema}.meta where key in ({keys})")
+    rows = ", ".join(f"('{key}', '{value}')" for key, value in values.items())
+    session.execute(f"insert into {schema}.meta (key, value) values {rows}")
+
+
+def is_demo(session: Session) -> bool:
+    return meta_value(session, "demo") == "true"
+
+
+def mark_demo(session: Session) -> None:
+    set_meta(session, {"demo": "true"})

@@ -13,10 +13,10 @@ from typing import Any
 
 from dlt.extract.source import DltSource
 
+from pipelines.catalog import CATALOG, SourceInfo
 from pipelines.destinations import Session
 from sources.datadog import LLM_OBS_RESOURCES, TOPIC_DISCOVERY_RESOURCE, datadog
-from sources.datadog.llm_obs import AGGREGATES_TABLE
-from sources.datadog.model_lab import CHILD_SCHEMAS, RUNS_TABLE
+from sources.datadog.model_lab import RUNS_TABLE
 from sources.http_client import SourceStats
 from sources.langsmith import RUNS_RESOURCE, langsmith
 
@@ -30,16 +30,27 @@ class SyncOptions:
 
 @dataclass(frozen=True)
 class SourceSpec:
-    name: str
-    upstream: str  # "datadog" or "langsmith": the dlt pipeline runyard_<upstream>, dataset <upstream>
-    tables: tuple[str, ...]  # tables written, in schema <upstream>
+    info: SourceInfo  # name, upstream, tables, cursors (pipelines/catalog.py)
     build: Callable[[Any, SyncOptions, SourceStats], tuple[DltSource, list[str]]]  # source, notices
-    # resource states -> {table: {what: value}}: where each table's incremental read stands
-    cursors: Callable[[dict[str, Any]], dict[str, dict[str, Any]]]
     after_load: Callable[[Session, dict[str, Any]], None] | None = None
     # Merge tables whose loads never hold a key twice: while such a table is empty (a first sync)
     # appending gives the rows a merge would, without copying them through a staging table.
     append_while_empty: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def upstream(self) -> str:
+        return self.info.upstream
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return self.info.tables
+
+    def cursors(self, resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        return self.info.cursors(resources)
 
 
 def _build_model_lab(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
@@ -50,16 +61,6 @@ def _build_model_lab(settings: Any, options: SyncOptions, stats: SourceStats) ->
         stats=stats,
     )
     return source.with_resources(RUNS_TABLE), []
-
-
-def _model_lab_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    state = resources.get(RUNS_TABLE, {})
-    cursors: dict[str, Any] = {
-        "updated_at" if key == "all" else f"updated_at ({key})": part.get("cursor")
-        for key, part in state.get("partitions", {}).items()
-    }
-    cursors["unfinished runs followed"] = len(state.get("unfinished", []))
-    return {RUNS_TABLE: cursors}
 
 
 def _mark_model_lab_runs_not_found(session: Session, resources: dict[str, Any]) -> None:
@@ -94,53 +95,12 @@ def _build_llm_obs(settings: Any, options: SyncOptions, stats: SourceStats) -> t
     return source.with_resources(*resources), notices
 
 
-def _llm_obs_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {
-        table: {
-            "created_at" if table.endswith("experiment_runs") else "updated_at": resources.get(table, {}).get("cursor")
-        }
-        for table in LLM_OBS_RESOURCES
-    }
-
-
 def _build_langsmith(settings: Any, options: SyncOptions, stats: SourceStats) -> tuple[DltSource, list[str]]:
     return langsmith(**settings.source_kwargs(), full_refresh=options.full_refresh, stats=stats), []
 
 
-def _langsmith_cursors(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    state = resources.get(RUNS_RESOURCE, {})
-    cursors = {
-        "start_time": state.get("cursor"),
-        "pending runs": len(state.get("pending", [])),
-        "late feedback": state.get("late_feedback"),
-    }
-    if state.get("refused_selects"):
-        cursors["selects the server refused"] = ", ".join(state["refused_selects"])
-    return {RUNS_RESOURCE: cursors}
-
-
 SOURCES: dict[str, SourceSpec] = {
-    "model_lab": SourceSpec(
-        name="model_lab",
-        upstream="datadog",
-        tables=(RUNS_TABLE, *CHILD_SCHEMAS),
-        build=_build_model_lab,
-        cursors=_model_lab_cursors,
-        after_load=_mark_model_lab_runs_not_found,
-    ),
-    "llm_obs": SourceSpec(
-        name="llm_obs",
-        upstream="datadog",
-        tables=(*LLM_OBS_RESOURCES, AGGREGATES_TABLE, TOPIC_DISCOVERY_RESOURCE),
-        build=_build_llm_obs,
-        cursors=_llm_obs_cursors,
-    ),
-    "langsmith": SourceSpec(
-        name="langsmith",
-        upstream="langsmith",
-        tables=(RUNS_RESOURCE,),
-        build=_build_langsmith,
-        cursors=_langsmith_cursors,
-        append_while_empty=(RUNS_RESOURCE,),
-    ),
+    "model_lab": SourceSpec(CATALOG["model_lab"], _build_model_lab, after_load=_mark_model_lab_runs_not_found),
+    "llm_obs": SourceSpec(CATALOG["llm_obs"], _build_llm_obs),
+    "langsmith": SourceSpec(CATALOG["langsmith"], _build_langsmith, append_while_empty=(RUNS_RESOURCE,)),
 }

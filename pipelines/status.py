@@ -7,8 +7,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pipelines import warehouse
-from pipelines.destinations import DuckDBSession, DuckDBWarehouse, Warehouse, pipeline_state, table_counts
-from pipelines.registry import SOURCES
+from pipelines.catalog import CATALOG
+from pipelines.destinations import (
+    DuckDBSession,
+    DuckDBWarehouse,
+    Session,
+    Warehouse,
+    meta_value,
+    pipeline_state,
+    table_counts,
+)
 
 
 @dataclass(frozen=True)
@@ -20,36 +28,32 @@ class ResourceStatus:
     cursor: str
 
 
-def describe(target: Warehouse) -> str:
+def describe(target: Warehouse, session: Session) -> str:
     """Where the data lives; for a DuckDB file also its size and storage version (who can open it)."""
-    if not isinstance(target, DuckDBWarehouse):
+    if not isinstance(target, DuckDBWarehouse) or not isinstance(session, DuckDBSession):
         return target.describe()
-    with target.reading() as session:
-        assert isinstance(session, DuckDBSession)
-        version = warehouse.storage_version(session.con)
+    version = warehouse.storage_version(session.con)
     readers = f" (readable by DuckDB {version.rstrip('+').lstrip('v')} and newer)" if version != "unknown" else ""
     return f"{target.path}: {target.path.stat().st_size / 1e6:.1f} MB, storage version {version}{readers}"
 
 
-def resource_status(target: Warehouse) -> list[ResourceStatus]:
+def resource_status(session: Session) -> list[ResourceStatus]:
     """One entry per table of every source that has synced into this warehouse at least once."""
-    with target.reading() as session:
-        counts = table_counts(session)
-        upstreams = {spec.upstream for spec in SOURCES.values()}
-        states = {upstream: pipeline_state(session, upstream) for upstream in upstreams}
+    counts = table_counts(session)
+    states = {upstream: pipeline_state(session, upstream) for upstream in {s.upstream for s in CATALOG.values()}}
     statuses: list[ResourceStatus] = []
-    for spec in SOURCES.values():
+    for spec in CATALOG.values():
         found = states[spec.upstream]
         if not found:
             continue
         state, loaded_at = found
         resources: dict[str, Any] = state.get("sources", {}).get(spec.upstream, {}).get("resources", {})
         cursors = spec.cursors(resources)
+        last = meta_value(session, f"synced:{spec.name}") or loaded_at  # runyard's record: loaded or not
         for table in spec.tables:
             qualified = f"{spec.upstream}.{table}"
             if qualified not in counts:
                 continue
-            last = resources.get(table, {}).get("last_sync_at") or loaded_at
             cursor = "\n".join(_cursor(k, v) for k, v in cursors.get(table, {}).items() if v not in (None, ""))
             statuses.append(ResourceStatus(spec.name, qualified, _when(last), counts[qualified], cursor))
     return statuses

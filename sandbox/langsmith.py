@@ -278,6 +278,7 @@ class LangSmithStore:
     strict: bool = False
     # Body fields this server does not know (an older release): a query naming one is refused with a 400.
     unknown_fields: frozenset[str] = frozenset()
+    _feedback: list[tuple[int, int]] | None = None  # see _feedback_index
     _rendered: dict[tuple[str, ...], dict[int, bytes]] = field(default_factory=dict)  # fields -> index -> JSON
 
     # -- data -------------------------------------------------------------------------------
@@ -673,6 +674,10 @@ class LangSmithStore:
         if q.ids is not None or q.trace_id is not None:
             yield from self._by_id(q, lo, hi)
             return
+        if q.feedback_window is not None:  # as a real store would, through an index on feedback modified_at
+            changed = {i for stamp, i in self._feedback_index() if q.feedback_window[0] <= stamp < q.feedback_window[1]}
+            yield from self._in_order(q, sorted(i for i in changed if lo <= i < hi))
+            return
         step = 1 if q.asc else -1
         t = bisect.bisect_right(self._first, lo if q.asc else hi - 1) - 1
         while 0 <= t < self._traces() and (self._first[t] < hi if q.asc else self._first[t + 1] > lo):
@@ -692,6 +697,24 @@ class LangSmithStore:
                 break
             at += 1  # ties on start_time are ordered by id (none occur in generated data)
         return at
+
+    def _feedback_index(self) -> list[tuple[int, int]]:
+        """(modified_at, run index) of every feedback entry; made once (every trace generated), then kept up to date."""
+        if self._feedback is None:
+            self._feedback = [
+                (stamp, run.index)
+                for t in range(self._traces())
+                for run in self._trace(t)
+                for entries in (run.feedback or {}).values()
+                for _, stamp in entries
+            ]
+        return self._feedback
+
+    def _in_order(self, q: _Query, indices: list[int]) -> Iterator[_Run]:
+        for index in indices if q.asc else reversed(indices):
+            run = self._run(index)
+            if self._trace_ok(q, self._trace(run.trace.t)) and self._run_ok(q, run):
+                yield run
 
     def _by_id(self, q: _Query, lo: int, hi: int) -> Iterator[_Run]:
         if q.ids is not None:
@@ -1013,7 +1036,10 @@ class LangSmithStore:
 
     def _add_feedback(self, run: _Run, key: str, value: Any) -> None:
         run.feedback = run.feedback or {}
-        run.feedback.setdefault(key, []).append((value, self.clock.now_us()))
+        stamp = self.clock.now_us()
+        run.feedback.setdefault(key, []).append((value, stamp))
+        if self._feedback is not None:
+            self._feedback.append((stamp, run.index))
 
     def _late_feedback(self, r: random.Random, count: int, days: tuple[float, float]) -> list[str]:
         """New feedback on ``count`` distinct finished runs that started between ``days`` ago."""
@@ -1045,6 +1071,7 @@ class LangSmithStore:
                 done += self._finish(t, child)
         now = self.clock.now_us()
         self._complete(trace, run, rng(self.seed, "ls-finish", run.index), now, now)
+        self._feedback = None  # finishing may have given it feedback: the index is made again when asked
         _roll_up(trace)
         if all(x.status != "PENDING" for x in trace):
             self._pending.discard(t)

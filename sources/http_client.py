@@ -138,30 +138,57 @@ class RetryPolicy:
 class RateLimitPacer:
     """Proactive pacing from ``X-RateLimit-Remaining``/``X-RateLimit-Reset``.
 
-    One pacer per Datadog org: its buckets may be shared across endpoints, so every request
-    to that org waits here, and a request is never sent into a bucket known to be empty.
+    One pacer per Datadog org: its buckets may be shared across endpoints, so every request to
+    that org passes here, and a request is never sent into a bucket known to be empty. Requests
+    in flight count against what the bucket has left: with several requests at once (pages,
+    unfinished runs), one is sent only while the last reported remainder exceeds the requests
+    already on their way; and once a server has reported limits, a new period starts with one
+    request, whose answer says what that period allows.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._blocked_until = 0.0
+        self._cond = threading.Condition()
+        self._remaining: float | None = None  # what the bucket has left, as last reported this period
+        self._period_ends = 0.0  # monotonic time the reported period resets
+        self._in_flight = 0
+        self._limited = False  # the server has reported a limit
 
-    def wait(self, stats: SourceStats | None) -> None:
-        with self._lock:
-            delay = self._blocked_until - time.monotonic()
-            if delay > 0:
-                log.debug("rate limit: waiting %.2fs for the bucket to reset", delay)
-                if stats:
-                    stats.rate_limit_wait_s += delay
-                time.sleep(delay)
+    def acquire(self, stats: SourceStats | None) -> None:
+        """Before a request: wait until the bucket has room for it."""
+        waited = 0.0
+        with self._cond:
+            while True:
+                now = time.monotonic()
+                if self._remaining is not None and now >= self._period_ends:
+                    self._remaining = None  # a new period: unknown until an answer reports it
+                if self._remaining is None and (not self._limited or self._in_flight == 0):
+                    break
+                if self._remaining is not None and self._remaining > self._in_flight:
+                    break
+                delay = max(self._period_ends - now, 0.01) if self._remaining is not None else 1.0
+                log.debug("rate limit: waiting up to %.2fs for room in the bucket", delay)
+                started = time.monotonic()
+                self._cond.wait(delay)
+                waited += time.monotonic() - started
+            self._in_flight += 1
+        if stats and waited:
+            stats.rate_limit_wait_s += waited
 
-    def observe(self, headers: httpx.Headers) -> None:
-        remaining = _number(headers.get("x-ratelimit-remaining"))
-        reset = _number(headers.get("x-ratelimit-reset"))
-        if remaining is not None and reset is not None and remaining <= 0:
-            with self._lock:
+    def release(self, headers: httpx.Headers | None) -> None:
+        """After a request (answered, or failed without an answer: ``None``)."""
+        remaining = _number(headers.get("x-ratelimit-remaining")) if headers is not None else None
+        reset = _number(headers.get("x-ratelimit-reset")) if headers is not None else None
+        with self._cond:
+            self._in_flight -= 1
+            if remaining is not None and reset is not None:
+                self._limited = True
                 # Small margin: the reset is calendar aligned and our clock is not the server's.
-                self._blocked_until = max(self._blocked_until, time.monotonic() + reset + 0.05)
+                ends = time.monotonic() + reset + 0.05
+                if self._remaining is None or ends > self._period_ends + 0.5:  # the first word of a period
+                    self._remaining, self._period_ends = remaining, ends
+                else:  # answers of one period can arrive out of order: the smallest remainder is the latest
+                    self._remaining = min(self._remaining, remaining)
+            self._cond.notify_all()
 
 
 def _number(value: str | None) -> float | None:
@@ -304,9 +331,11 @@ class ApiClient:
         decode: Callable[[bytes], Any],
     ) -> tuple[int, Any]:
         if self.pacer:
-            self.pacer.wait(self.stats)
+            self.pacer.acquire(self.stats)
+        answered: httpx.Headers | None = None
         try:
             with self._client.stream(method, path, params=params, content=content, headers=headers) as response:
+                answered = response.headers
                 # A body is read into bytes of our own, not the Response's: a Response and its stream
                 # refer to each other (encode/httpx#3733), so a body it held would only be freed by a
                 # full garbage collection, which at megabyte pages can come hundreds of pages later.
@@ -322,9 +351,10 @@ class ApiClient:
                     "(or SSL_CERT_DIR) at a bundle that includes it; otherwise check the base URL.",
                 ) from None
             raise _Retryable(f"{type(exc).__name__}: {redact(str(exc)) or 'connection problem'}") from None
+        finally:
+            if self.pacer:
+                self.pacer.release(answered)
         self.stats.count(endpoint, len(received))
-        if self.pacer:
-            self.pacer.observe(response.headers)
         status = response.status_code
         if 200 <= status < 300:
             try:

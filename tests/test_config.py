@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pipelines.config import MissingCredentials, datadog_settings, langsmith_settings, runyard_settings
+from pipelines.config import MissingCredentials, datadog_settings, langsmith_settings
+from pipelines.settings import runyard_settings
 from sources.errors import ConfigError
 
 

@@ -413,7 +413,13 @@ def test_serve_starts_its_own_server_runs_flows_and_stops_it(box: Sandbox, tmp_p
         )
     finally:
         serve.send_signal(signal.SIGINT)
-        serve.wait(timeout=60)
+        try:
+            serve.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            serve.kill()
+            while not lines.empty():
+                seen.append(lines.get())
+            raise AssertionError("serve did not stop within 60 s of SIGINT:\n" + "\n".join(seen)) from None
 
     assert serve.returncode == 0, "\n".join(seen)
     assert int(done[1]) == rows(tmp_path / "served.duckdb", "select count(*) from langsmith.runs")[0][0] > 0

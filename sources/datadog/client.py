@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
+from collections import deque
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,6 +64,7 @@ class RunPage:
     number: int
     total: int
     next_number: int | None
+    last_number: int | None = None
 
 
 def fetch_run_page(
@@ -76,29 +78,59 @@ def fetch_run_page(
     return _parse_page(body)
 
 
-def iter_run_pages(client: ApiClient, query: Mapping[str, Any], *, prefetch: bool = False) -> Iterator[RunPage]:
-    """Walk the run list by the server's ``meta.page.next_number`` until it runs out.
+def iter_run_pages(client: ApiClient, query: Mapping[str, Any], *, concurrency: int = 1) -> Iterator[RunPage]:
+    """Walk the run list by the server's own page numbers until they run out, in order.
 
-    The first request carries no page number (the live service numbers pages from 0 while
-    its docs say 1); every later one asks for exactly the number the server announced.
-    ``links`` are ignored: live, they point at another host. With ``prefetch`` the next page
-    is requested while the caller works on this one (for walks that read every page).
+    The first request carries no page number (the live service numbers pages from 0 while its
+    docs say 1); every later one asks for a number the server announced. ``links`` are ignored:
+    live, they point at another host. With ``concurrency`` above 1 (for walks that read every
+    page), the pages up to the first page's ``meta.page.last_number`` are asked for that many at
+    a time, each checked to be the page asked for; past it (the list grew meanwhile) the walk
+    follows ``next_number`` one page at a time.
     """
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prefetch") if prefetch else nullcontext() as pool:
-        page = fetch_run_page(client, query)
-        while True:
-            last = page.next_number is None or not page.runs
-            if not last and page.next_number <= page.number:  # type: ignore[operator]
-                raise UpstreamError(
-                    SOURCE,
-                    f"Model Lab pagination went backwards (page {page.number} announced next page {page.next_number})",
-                    "This is a service-side problem; report it to Datadog and run the sync again later.",
+    page = fetch_run_page(client, query)
+    if concurrency > 1 and page.last_number is not None and _continues(page):
+        ahead = iter(range(page.next_number, page.last_number + 1))  # type: ignore[arg-type]
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="list-pages") as pool:
+            try:
+                # Twice as many asked for as fetched at once: the fetches go on while the caller is busy.
+                asked = deque(
+                    (number, pool.submit(fetch_run_page, client, query, number=number))
+                    for number in itertools.islice(ahead, 2 * concurrency)
                 )
-            ahead = pool.submit(fetch_run_page, client, query, number=page.next_number) if pool and not last else None
-            yield page
-            if last:
-                return
-            page = ahead.result() if ahead else fetch_run_page(client, query, number=page.next_number)
+                yield page
+                while asked and page.runs:
+                    number, future = asked.popleft()
+                    if (following := next(ahead, None)) is not None:
+                        asked.append((following, pool.submit(fetch_run_page, client, query, number=following)))
+                    page = future.result()
+                    if page.number != number:
+                        raise _malformed(
+                            "the Model Lab run list", f"page {number} was asked for, page {page.number} came"
+                        )
+                    yield page
+            finally:
+                pool.shutdown(cancel_futures=True)
+        if not page.runs:
+            return
+    else:
+        yield page
+    while _continues(page):
+        page = fetch_run_page(client, query, number=page.next_number)
+        yield page
+
+
+def _continues(page: RunPage) -> bool:
+    """Whether the server announced a page after this one; a number that does not move on is an error."""
+    if page.next_number is None or not page.runs:
+        return False
+    if page.next_number <= page.number:
+        raise UpstreamError(
+            SOURCE,
+            f"Model Lab pagination went backwards (page {page.number} announced next page {page.next_number})",
+            "This is a service-side problem; report it to Datadog and run the sync again later.",
+        )
+    return True
 
 
 def get_run(client: ApiClient, run_id: int | str) -> dict[str, Any]:
@@ -114,12 +146,13 @@ def _parse_page(body: Any) -> RunPage:
     try:
         meta = body["meta"]["page"]
         runs = body["data"]
-        next_number = meta.get("next_number")
+        next_number, last_number = meta.get("next_number"), meta.get("last_number")
         return RunPage(
             runs=runs,
             number=int(meta["number"]),
             total=int(meta["total"]),
             next_number=int(next_number) if next_number is not None else None,
+            last_number=int(last_number) if last_number is not None else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise _malformed("the Model Lab run list", f"missing or malformed {exc}") from None

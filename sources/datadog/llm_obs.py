@@ -29,7 +29,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -49,6 +49,7 @@ from sources.datadog.client import SOURCE, iter_search_pages
 from sources.datadog.model_lab import TOMBSTONE  # here: "this experiment has no aggregates now"
 from sources.http_client import ApiClient
 from sources.paging import RESTART, is_descending, restartable
+from sources.rereads import Rereads
 
 log = logging.getLogger("runyard.datadog.llm_obs")
 
@@ -220,7 +221,12 @@ def _chartable(value: Any) -> float | None:
 
 
 class ExperimentationReader:
-    """Reads one scope for one sync. State: ``{"cursor": ..., "ordered": bool, "last_sync_at": ...}``."""
+    """Reads one scope for one sync. State: ``{"cursor": ..., "ordered": bool, "digests": {id: digest}}``.
+
+    A row read again unchanged is not loaded again (sources/rereads.py): in a walk that comes
+    newest first, rows below the cursor minus the lag were loaded before and have not moved, and
+    those within the lag are compared with the digests kept of them.
+    """
 
     def __init__(
         self,
@@ -255,6 +261,7 @@ class ExperimentationReader:
         """(table name, rows) per page: the scope's table, and for experiments their aggregates."""
         cursor = None if full or not self.state.get("ordered", True) else self.state.get("cursor")
         stop_below = parse_timestamp(cursor) - self.lag if cursor else None
+        rereads = Rereads(self.state.get("digests") if cursor else None)
         deleted = set() if self.scope == "experiments" else self._deleted_ids(stop_below)
         high_water = cursor
         ordered = True
@@ -278,8 +285,13 @@ class ExperimentationReader:
                 newest, text = max(dated, key=lambda pair: pair[0])
                 if high_water is None or newest > parse_timestamp(high_water):
                     high_water = text
-            yield TABLES[self.scope], rows_to_table(self.scope, rows, deleted, self.issues)
-            if self.scope == "experiments":
+            if (
+                ordered and high_water is not None
+            ):  # (nothing is skipped without a cursor: a first sync or full refresh)
+                rows = self._changed(rows, rereads, deleted, stop_below, parse_timestamp(high_water) - self.lag)
+            if rows:
+                yield TABLES[self.scope], rows_to_table(self.scope, rows, deleted, self.issues)
+            if rows and self.scope == "experiments":
                 yield AGGREGATES_TABLE, aggregates_table(rows, tombstones=not full, issues=self.issues)
             if ordered and stop_below is not None and stamps and stamps[-1] < stop_below:
                 break
@@ -289,7 +301,27 @@ class ExperimentationReader:
                 "the whole scope (correct, but more requests)"
             )
         self.warnings.extend(self.issues.warnings())
-        self.state.update(cursor=high_water, ordered=ordered, last_sync_at=datetime.now(UTC).isoformat())
+        self.state.update(cursor=high_water, ordered=ordered, digests=rereads.current if ordered else {})
+        self.state.pop("last_sync_at", None)  # kept by runyard itself now (a sync with nothing new records nothing)
+
+    def _changed(
+        self,
+        rows: list[dict[str, Any]],
+        rereads: Rereads,
+        deleted: set[str],
+        loaded_before: datetime | None,
+        reread_from: datetime,
+    ) -> list[dict[str, Any]]:
+        """The rows that are new or changed since they were loaded."""
+        changed = []
+        for row in rows:
+            stamp = cursor_time(row.get(self.cursor_field))
+            if stamp is not None and loaded_before is not None and stamp < loaded_before:
+                continue  # below the lag window: loaded by an earlier sync, and not moved since
+            keep = row["id"] is not None and stamp is not None and stamp >= reread_from
+            if row["id"] is None or not rereads.unchanged(str(row["id"]), [row, row["id"] in deleted], keep=keep):
+                changed.append(row)
+        return changed
 
     def _deleted_ids(self, stop_below: datetime | None) -> set[str]:
         """Ids of soft-deleted entities over the same stretch the main walk reads."""

@@ -16,6 +16,9 @@ Why the walks look the way they do (the list has no updated-since filter, only s
   their metrics change without moving them in the list: 100 per list request through
   ``filter[id]``, so a sync with nothing new costs 1 + ceil(followed / 100) requests, never one
   per run. A run missing from the answer is deleted (as a 404 was); a few are confirmed by GET.
+- A run read again unchanged is not loaded again (sources/rereads.py): runs at or below the
+  cursor minus the lag were loaded before and have not moved; runs within the lag and the
+  followed ones are compared with the digests this reader kept of them.
 - Runs that never finish (a crashed job stays ``running``: one run in five in the recorded live
   org) are followed until their ``updated_at`` is ``follow_unfinished_days`` old, then left to
   the list walk (a status change moves ``updated_at``) and to ``--full-refresh``: the cost stays
@@ -41,6 +44,7 @@ from sources.arrow_tables import (
     DataIssues,
     cursor_time,
     parse_timestamp,
+    plain_columns,
     table,
     unknown_fields_each,
 )
@@ -56,6 +60,7 @@ from sources.datadog.settings import (
 from sources.errors import ConfigError, NotFoundError, UpstreamError
 from sources.http_client import ApiClient
 from sources.paging import is_descending
+from sources.rereads import Rereads
 
 log = logging.getLogger("runyard.datadog.model_lab")
 
@@ -65,9 +70,11 @@ PARAMS_TABLE = "model_lab_run_params"
 TAGS_TABLE = "model_lab_run_tags"
 # Runs shaped into tables per yield: fewer, larger Arrow tables keep dlt's per-item overhead low.
 EMIT_BATCH_RUNS = 1000
-# Requests in flight while unfinished runs are read again (the org's pacer still spaces them):
-# over a real network, sequential reads would dominate an otherwise one-request sync.
-REFRESH_CONCURRENCY = 4
+# Requests in flight while unfinished runs are read again, and while a full walk reads the list
+# (the org's pacer keeps them within the rate limit): over a real network one page after another
+# would spend most of a first sync waiting (65,614 runs are 657 round trips).
+REFRESH_CONCURRENCY = 8
+PAGE_CONCURRENCY = 8
 # Child tables carry one marker row per run whose list came back empty; dlt's merge treats it
 # as "delete every row with this run_id" and never inserts it (PITFALLS.md §b).
 TOMBSTONE = "_tombstone"
@@ -176,9 +183,10 @@ def run_tables(runs: Sequence[dict[str, Any]], *, tombstones: bool, issues: Data
         ids.append(_run_id(run))
         attrs_list.append(_attributes(run))
 
-    run_columns: dict[str, Any] = {"id": ids}
+    run_columns: dict[str, Any] = {"id": ids, **plain_columns(attrs_list, RUNS_SCHEMA)}
     for name in RUNS_SCHEMA.names[1:-1]:
-        run_columns[name] = [a.get(name) for a in attrs_list]
+        if name not in run_columns:
+            run_columns[name] = [a.get(name) for a in attrs_list]
     run_extras = run_columns[EXTRA_FIELDS] = unknown_fields_each(attrs_list, _RUN_ATTRIBUTES)
 
     children: dict[str, tuple[list[int | None], list[dict[str, Any]]]] = {name: ([], []) for name in _CHILD_LISTS}
@@ -208,15 +216,18 @@ def run_tables(runs: Sequence[dict[str, Any]], *, tombstones: bool, issues: Data
     return tables
 
 
-def _child_columns(schema: pa.Schema, run_ids: list[int | None], entries: list[dict[str, Any]]) -> dict[str, list[Any]]:
-    """A child table's columns, built column by column over the entries of a whole batch."""
-    columns: dict[str, list[Any]] = {
+def _child_columns(schema: pa.Schema, run_ids: list[int | None], entries: list[dict[str, Any]]) -> dict[str, Any]:
+    """A child table's columns over the entries of a whole batch: text columns read in one pass
+    (``plain_columns``), the others column by column."""
+    columns: dict[str, Any] = {
         "run_id": run_ids,
         TOMBSTONE: [True if e is _TOMBSTONE_ROW else None for e in entries],
     }
     fields = [name for name in schema.names if name not in (*columns, EXTRA_FIELDS)]
+    columns.update(plain_columns(entries, pa.schema([schema.field(name) for name in fields])))
     for name in fields:
-        columns[name] = [entry.get(name) for entry in entries]
+        if name not in columns:
+            columns[name] = [entry.get(name) for entry in entries]
     columns[EXTRA_FIELDS] = unknown_fields_each(entries, frozenset(fields))
     return columns
 
@@ -274,7 +285,7 @@ class ModelLabReader:
         {"partitions": {key: {"cursor": "<updated_at>", "needs_full_walk": bool}},
          "unfinished": {"<run id>": "<its updated_at>", ...},   # followed: read again every sync
          "not_found": {"<run id>": "<detected at>"},
-         "last_sync_at": "<when this sync read the API>"}
+         "digests": {"<run id>": "<digest>", ...}}   # of the runs the next sync reads again
     """
 
     def __init__(
@@ -302,6 +313,8 @@ class ModelLabReader:
         self._warn_once = threading.Lock()
         self.warnings: list[str] = []
         self.issues = DataIssues(SOURCE)  # records that did not fit the tables: warnings at the end
+        # A replace (full refresh) loads every run it reads; a merge only those that changed.
+        self.rereads = Rereads(state.get("digests") if merge else None)
 
     # -- entry points -------------------------------------------------------------------
 
@@ -320,10 +333,12 @@ class ModelLabReader:
         yield from self._refresh_unfinished()
         yield from self._flush()
         self._remember_statuses()
+        self.state["digests"] = self.rereads.current
         self.warnings.extend(self.issues.warnings())
 
     def backfill(self, run_ids: Sequence[int]) -> Iterator[tuple[str, pa.Table]]:
-        """Read exactly these runs by id; cursors stay where they are."""
+        """Read exactly these runs by id, and load them whatever they hold; cursors stay where they are."""
+        self.rereads = Rereads()  # compared with nothing, remembered nowhere: the state keeps its digests
         runs = []
         for run_id in run_ids:
             try:
@@ -335,7 +350,7 @@ class ModelLabReader:
                     "Check the --run-id values; nothing was written.",
                 ) from None
             self.on_page("runs by id", len(runs), len(run_ids))
-        yield from self._emit(runs)
+        yield from self._emit(runs, reread_from=None)
         yield from self._flush()
         self._remember_statuses()
         self.warnings.extend(self.issues.warnings())
@@ -360,14 +375,15 @@ class ModelLabReader:
             unkeyed = 0  # runs without a usable id still count towards the total
             disturbed = False
             previous_total: int | None = None
-            for page in iter_run_pages(self.client, {**query, "sort": "created_at"}, prefetch=True):
+            pages = iter_run_pages(self.client, {**query, "sort": "created_at"}, concurrency=PAGE_CONCURRENCY)
+            for page in pages:
                 self.on_page(_pages_label(key), page.number + 1, _page_count(page.total))
                 disturbed |= previous_total is not None and page.total < previous_total
                 previous_total = page.total
                 ids = [_run_id(run) for run in page.runs]
                 read.update(i for i in ids if i is not None)
                 unkeyed += ids.count(None)
-                yield from self._emit(page.runs)
+                yield from self._emit(page.runs, reread_from=_reread_from(high_water, self.lag))
             if previous_total is not None and len(read) + unkeyed < previous_total:
                 disturbed = True
             if not disturbed:
@@ -401,7 +417,7 @@ class ModelLabReader:
                 new_cursor = dated[0][1]["attributes"]["updated_at"]
             disturbed |= previous_total is not None and page.total < previous_total
             previous_total, previous_last = page.total, stamps[-1] if stamps else previous_last
-            yield from self._emit(page.runs)
+            yield from self._emit(page.runs, reread_from=_reread_from(new_cursor, self.lag), loaded_before=stop_below)
             if stamps and stamps[-1] < stop_below:
                 break
         # A shrinking list may have shifted a row past us: keep the old mark so the next sync
@@ -426,10 +442,10 @@ class ModelLabReader:
                 self.on_page("unfinished runs", done, len(batches))
                 found = {_run_id(run) for run in runs}
                 missing += [run_id for run_id in batch if run_id not in found]
-                yield from self._emit(runs)
+                yield from self._emit(runs, reread_from=None)
         finally:
             pool.shutdown(cancel_futures=True)
-        yield from self._emit(self._confirm_missing(missing))
+        yield from self._emit(self._confirm_missing(missing), reread_from=None)
 
     def _runs_by_id(self, ids: list[int]) -> list[dict[str, Any]]:
         """These runs as the list has them (``filter[id]``); one the list does not hold is left out.
@@ -486,10 +502,19 @@ class ModelLabReader:
 
     # -- output -------------------------------------------------------------------------
 
-    def _emit(self, runs: Sequence[dict[str, Any]]) -> Iterator[tuple[str, pa.Table]]:
-        """Queue runs not seen yet in this sync; yield tables once a batch is full.
+    def _emit(
+        self,
+        runs: Sequence[dict[str, Any]],
+        *,
+        reread_from: datetime | None,
+        loaded_before: datetime | None = None,
+    ) -> Iterator[tuple[str, pa.Table]]:
+        """Queue runs not seen yet in this sync and changed since they were loaded; yield tables once a batch is full.
 
-        Batches of ~1000 runs keep dlt's per-item cost (schema checks per yielded table) small.
+        ``reread_from``: runs updated since are read again by the next sync (its lag window), so
+        their digest is kept; so is every followed run's. ``loaded_before``: runs updated before
+        this were loaded by an earlier sync and have not moved since. Batches of ~1000 runs keep
+        dlt's per-item cost (schema checks per yielded table) small.
         """
         for run in runs:
             run_id = _run_id(run)
@@ -501,10 +526,22 @@ class ModelLabReader:
             self.seen.add(run_id)
             attributes = _attributes(run)
             status, updated = attributes.get("status"), attributes.get("updated_at")
-            self.status_of[run_id] = (
-                status if isinstance(status, str) else "",
-                updated if isinstance(updated, str) else None,
-            )
+            status = status if isinstance(status, str) else ""
+            updated = updated if isinstance(updated, str) else None
+            self.status_of[run_id] = (status, updated)
+            stamp = cursor_time(updated) if updated else None
+            followed = status in MODEL_LAB_UNFINISHED and self._still_followed(updated or "")
+            if (
+                not followed
+                and self.merge
+                and stamp is not None
+                and loaded_before is not None
+                and stamp < loaded_before
+            ):
+                continue
+            keep = followed or (stamp is not None and reread_from is not None and stamp >= reread_from)
+            if self.rereads.unchanged(str(run_id), run, keep=keep):
+                continue
             self._batch.append(run)
         if len(self._batch) >= EMIT_BATCH_RUNS:
             yield from self._flush()
@@ -528,11 +565,17 @@ class ModelLabReader:
         self.state["unfinished"] = {
             str(i): updated for i, updated in sorted(unfinished.items()) if self._still_followed(updated)
         }
-        self.state["last_sync_at"] = datetime.now(UTC).isoformat()
+        self.state.pop("last_sync_at", None)  # kept by runyard itself now (a sync with nothing new records nothing)
 
     def _still_followed(self, updated: str) -> bool:
         stamp = cursor_time(updated) if updated else None
         return stamp is None or stamp >= self.follow_since
+
+
+def _reread_from(cursor: str | None, lag: timedelta) -> datetime | None:
+    """Where the next sync's walk will stop reading: runs updated since are read again."""
+    stamp = cursor_time(cursor) if cursor else None
+    return stamp - lag if stamp is not None else None
 
 
 def _pages_label(partition: str) -> str:

@@ -33,6 +33,10 @@ Why the sync looks the way it does:
   ``RunQueryV2Params`` has them, the published reference does not). A server that refuses
   them gets the fallback: every sync re-reads the runs that started in the last
   ``feedback_lookback_hours`` (0, the default: late feedback is not followed, said once).
+- A run read again unchanged (the lag window, the pending runs, feedback within the lag) is not
+  loaded again: the reader keeps digests of the runs the next sync reads again
+  (sources/rereads.py). With nothing new, a cursor younger than half a window stays where it is,
+  so that the state is unchanged and the sync loads nothing at all.
 - Refusals (refusals.py): select tokens the server refuses are dropped, with a warning, and
   their columns stay (NULL for the runs read from then on); the refusal of the feedback query
   switches to the fallback. Both are remembered in the state, so later syncs neither pay for
@@ -61,6 +65,7 @@ from sources.langsmith.run_table import REQUIRED_SELECTS, RunTables, normalize_s
 from sources.langsmith.settings import FEEDBACK_CONDITION, PAGE_SIZE
 from sources.langsmith.windows import Window, fetch_concurrently, plan_windows
 from sources.paging import RESTART, restartable
+from sources.rereads import Rereads
 
 log = logging.getLogger("runyard.langsmith")
 
@@ -123,7 +128,8 @@ class RunsReader:
          "scope": "<RunQuery.fingerprint() the cursor belongs to>",
          "refused_selects": ["<token the server refused>", ...],
          "feedback_query_refused": "<the server's answer>",   # only once it refused
-         "late_feedback": "<how late feedback is followed, for status>"}
+         "late_feedback": "<how late feedback is followed, for status>",
+         "digests": {"<run id>": "<digest>", ...}}   # of the runs the next sync reads again
     """
 
     def __init__(
@@ -179,17 +185,29 @@ class RunsReader:
             start = self._lookback_start(start)
         known = {} if full else dict(self.state.get("pending", {}))
         tracker = _PendingTracker(known)
-        for batch in _batched(self._walk(plan_windows(start, self.now, self.window)), EMIT_BATCH_ROWS):
-            tracker.observe(batch)
-            yield batch
+        rereads = _RunRereads(None if full else self.state.get("digests"))
+        # The next sync's walk starts at this sync's cursor (or the one kept) minus the lag.
+        reread_from = (cursor or self.now) - INGEST_LAG
+        if feedback_refused:
+            reread_from = self._lookback_start(reread_from)
+        walks: list[tuple[Iterator[pa.Table], datetime | None]] = [
+            (self._walk(plan_windows(start, self.now, self.window)), reread_from)
+        ]
         if cursor is not None and not feedback_refused and start > self.initial_start:
-            for batch in _batched(self._late_feedback(cursor - INGEST_LAG, start), EMIT_BATCH_ROWS):
+            walks.append((self._late_feedback(cursor - INGEST_LAG, start), None))  # all may be read again
+        emitted = 0
+        for pages, keep_from in walks:
+            for batch in _batched(pages, EMIT_BATCH_ROWS):
                 tracker.observe(batch)
-                yield batch
+                if (changed := rereads.changed(batch, keep_from)).num_rows:
+                    emitted += changed.num_rows
+                    yield changed
         unseen = {run_id: started for run_id, started in known.items() if run_id not in tracker.seen}
         for batch in _batched(self._refresh(unseen), EMIT_BATCH_ROWS):
             tracker.observe(batch)
-            yield batch
+            if (changed := rereads.changed(batch, None)).num_rows:
+                emitted += changed.num_rows
+                yield changed
         gone = len(unseen.keys() - tracker.seen)
         if gone:
             self.warnings.append(
@@ -197,11 +215,15 @@ class RunsReader:
                 "project's retention, or outside the configured projects); their rows keep their last state"
             )
         self.warnings.extend(self.issues.warnings())
+        # With nothing new a young cursor stays: the state is then unchanged, and the sync has nothing
+        # to load at all. Past half a window it moves, so that quiet spells do not widen the next walk.
+        quiet = cursor is not None and not emitted and self.now - cursor < self.window / 2
         self.state.update(
-            cursor=rfc3339(max(self.now, cursor or self.now)),
+            cursor=rfc3339(cursor if quiet and cursor is not None else max(self.now, cursor or self.now)),
             pending=tracker.pending,
             scope=scope,
             late_feedback=self._feedback_mode(),
+            digests=rereads.current,
         )
         refused = [token for token in self.selects if token not in self.sent]
         if refused:
@@ -367,6 +389,35 @@ class RunsReader:
         log.debug("re-read %d pending runs in %d batches", len(ordered), len(batches))
 
 
+class _RunRereads(Rereads):
+    """Re-read runs that did not change are dropped from the pages (sources/rereads.py)."""
+
+    def changed(self, page: pa.Table, keep_from: datetime | None) -> pa.Table:
+        """The runs of ``page`` that are new or changed. Digests are kept for those the next sync
+        reads again: started since ``keep_from`` (None: every run), and the pending ones."""
+        keep = pc.or_kleene(_running(page), pc.greater_equal(page["start_time"], keep_from)) if keep_from else None
+        keep = pa.array([True] * page.num_rows) if keep is None else keep.combine_chunks().fill_null(False)
+        known = pc.is_in(page["id"], value_set=pa.array(list(self.previous), type=pa.string()))
+        candidates = pc.indices_nonzero(pc.or_(keep, known.combine_chunks() if known.num_chunks else known))
+        if not len(candidates):
+            return page
+        rows = page.take(candidates).to_pylist()
+        flags = keep.take(candidates).to_pylist()
+        drop = {
+            index
+            for index, row, kept in zip(candidates.to_pylist(), rows, flags, strict=True)
+            if self.unchanged(row["id"], row, keep=kept)
+        }
+        if not drop:
+            return page
+        return page.filter(pa.array([i not in drop for i in range(page.num_rows)]))
+
+
+def _running(page: pa.Table) -> pa.ChunkedArray:
+    """Runs still pending: no end_time, or status PENDING."""
+    return pc.or_kleene(pc.is_null(page["end_time"]), pc.equal(pc.utf8_upper(page["status"]), "PENDING"))
+
+
 class _PendingTracker:
     """Which runs are still pending after this sync, and which previously pending ones were seen.
 
@@ -382,9 +433,7 @@ class _PendingTracker:
         ids = page["id"]
         if len(self._known):
             self.seen.update(ids.filter(pc.is_in(ids, value_set=self._known)).to_pylist())
-        running = pc.or_kleene(
-            pc.is_null(page["end_time"]), pc.equal(pc.utf8_upper(page["status"]), "PENDING")
-        ).fill_null(False)
+        running = _running(page).fill_null(False)
         done = page.filter(pc.invert(running))["id"].to_pylist()
         for run_id in done:
             self.pending.pop(run_id, None)
