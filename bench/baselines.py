@@ -39,10 +39,10 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import dlt
-from dlt.sources.rest_api import rest_api_source
+from dlt.sources.rest_api import RESTAPIConfig, rest_api_source
 
 from bench import langsmith, model_lab
 from bench.harness import case_main, control, peak_rss_mb
@@ -136,18 +136,18 @@ def rest_api_load(
             dataset_name=dataset,
             pipelines_dir=tmp,
         )
-        pipeline.run(rest_api_source(config(url, env, received)), **run_options)
+        pipeline.run(rest_api_source(cast(RESTAPIConfig, config(url, env, received))), **run_options)
         elapsed = time.perf_counter() - started
         with pipeline.sql_client() as client:
-            tables = [
-                name
-                for (name,) in client.execute_sql(
-                    "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
-                    "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'",
-                    dataset,
-                )
-            ]
-            rows = {f"{dataset}.{t}": client.execute_sql(f'SELECT count(*) FROM "{t}"')[0][0] for t in sorted(tables)}
+            found = client.execute_sql(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = ? "
+                "AND table_name NOT LIKE '\\_dlt%' ESCAPE '\\'",
+                dataset,
+            )
+            rows = {
+                f"{dataset}.{t}": (client.execute_sql(f'SELECT count(*) FROM "{t}"') or [[0]])[0][0]
+                for t in sorted(str(row[0]) for row in found or [])
+            }
     return {
         "seconds": elapsed,
         "runs": rows[runs_table],

@@ -36,7 +36,10 @@ def cache_bytecode() -> None:
     """Compile the installed packages and the repo to .pyc once, as any install that writes
     bytecode ends up: where PYTHONDONTWRITEBYTECODE is set (some CI images), every fresh
     interpreter would otherwise compile dlt from source, ~2 s of start-up no user pays twice."""
-    for path in (sysconfig.get_paths()["purelib"], *(ROOT / p for p in ("pipelines", "sources", "bench"))):
+    for path in (
+        Path(sysconfig.get_paths()["purelib"]),
+        *(ROOT / p for p in ("pipelines", "sources", "sandbox", "bench")),
+    ):
         compileall.compile_dir(path, quiet=1, workers=0)
 
 

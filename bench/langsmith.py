@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib.util
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from types import ModuleType
 from typing import Any
@@ -93,8 +93,12 @@ def case_fetch_parse(url: str) -> dict[str, Any]:
             "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 
 
+def _case(env: dict[str, str]) -> Callable[[str], dict[str, Any]]:
+    return lambda url: _runyard(url, **env)
+
+
 CASES = {
-    **{name: lambda url, env=env: _runyard(url, **env) for name, env in CASE_ENV.items()},
+    **{name: _case(env) for name, env in CASE_ENV.items()},
     "fetch+parse": case_fetch_parse,
 }
 

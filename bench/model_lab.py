@@ -21,7 +21,7 @@ from bench.harness import case_main, control, peak_rss_mb, runyard_sync
 RUNS_TABLE = "datadog.model_lab_runs"
 # Literals, not sources.datadog.settings: importing it would add ~70 MB to the floor's peak RSS.
 RUNS_PATH = "/api/v2/model-lab-api/runs"
-PARAMS = {"sort": "created_at", "page[size]": 100}
+PARAMS: dict[str, Any] = {"sort": "created_at", "page[size]": 100}
 
 
 def case_runyard(url: str) -> dict[str, Any]:

@@ -42,11 +42,11 @@ def nothing_new(url: str, repeat: int, sources: tuple[str, ...] = SOURCES) -> di
         results["status"] = [run_runyard(url, "status", db=db) for _ in range(repeat)]
         results["sql"] = [run_runyard(url, "sql", "select 1", db=db) for _ in range(repeat)]
         with duckdb.connect(str(db), read_only=True) as con:
-            results["unfinished"] = (
+            [(results["unfinished"],)] = (
                 con.execute(
                     f"select count(*) from datadog.model_lab_runs where status in {UNFINISHED} and deleted_at is null"
-                ).fetchone()[0]
+                ).fetchall()
                 if "model_lab" in sources
-                else 0
+                else [(0,)]
             )
     return results

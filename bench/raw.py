@@ -49,7 +49,7 @@ def raw_load(url: str, pages: Callable[..., Iterator[tuple[bytes, dict[str, Any]
         with duckdb.connect(str(Path(tmp) / "raw.duckdb")) as con:
             con.execute("CREATE TABLE runs AS SELECT * FROM arrow_runs")
             elapsed = time.perf_counter() - started
-            runs = con.execute("SELECT count(*) FROM runs").fetchone()[0]
+            [(runs,)] = con.execute("SELECT count(*) FROM runs").fetchall()
     return {"seconds": elapsed, "runs": runs, "rows": runs, "rows_by_table": {table: runs}, "bytes": nbytes,
             "requests": requests, "peak_rss_mb": peak_rss_mb()}  # fmt: skip
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 from croniter import croniter
 from prefect import Flow
@@ -112,7 +113,10 @@ def deploy(db: Path, pool: str) -> list[str]:
     names = []
     for job, cron in jobs:
         # Loaded from the project directory, which becomes the deployments' code location.
-        located = Flow.from_source(source=str(PROJECT_DIR), entrypoint=f"flows/flows.py:{job.flow.fn.__name__}")
+        # cast: Prefect's sync/async dual methods are typed as returning either (called here: sync).
+        located = cast(
+            Flow, Flow.from_source(source=str(PROJECT_DIR), entrypoint=f"flows/flows.py:{job.flow.fn.__name__}")
+        )
         _deployment(located, cron, db).apply(work_pool_name=pool)
         names.append(f"{job.flow.name}/{DEPLOYMENT}")
     _print_plan(jobs)
@@ -131,12 +135,13 @@ def _check_server(api_url: str) -> None:
 
 
 def _deployment(flow: Flow, cron: str | None, db: Path) -> RunnerDeployment:
-    return flow.to_deployment(
+    deployment = flow.to_deployment(
         name=DEPLOYMENT,
         parameters={"db": str(db.resolve())},
         schedule=Cron(cron, timezone=TIMEZONE) if cron else None,
         tags=TAGS,
     )
+    return cast(RunnerDeployment, deployment)
 
 
 def _print_plan(jobs: list[tuple[Job, str | None]]) -> None:

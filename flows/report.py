@@ -99,9 +99,9 @@ def announce_end(flow: Flow[Any, Any], flow_run: FlowRun, state: State[Any]) -> 
     if isinstance(outcome, RunSummary):
         text = f"completed: {outcome.headline()}"
     elif isinstance(outcome, SyncError):
-        text = f"{state.name.lower()}: {outcome.message}"
+        text = f"{(state.name or state.type.value).lower()}: {outcome.message}"
     else:
-        text = f"{state.name.lower()}: {redact(state.message or '')}"
+        text = f"{(state.name or state.type.value).lower()}: {redact(state.message or '')}"
     _terminal.print(f"{_now()} {flow.name} ({flow_run.name}) {text}", markup=False)
 
 

@@ -2,7 +2,7 @@
 
 ``sync()`` is idempotent (its incremental state lives in the database and a failed sync leaves
 nothing pending), so a retry re-runs the whole sync rather than dlt's ``pipeline.run``
-(PITFALLS.md §e). It holds the writer lock on ``<db>.lock`` for its whole run: that OS lock is
+(docs/decisions.md#prefect). It holds the writer lock on ``<db>.lock`` for its whole run: that OS lock is
 the guard that makes overlapping flow runs, and a ``runyard sync`` started from a shell, wait
 for each other instead of failing on DuckDB's own lock.
 """

@@ -7,14 +7,17 @@ everything printed goes through the redactor.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
+import os
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
@@ -122,6 +125,7 @@ def sync(
     debug: DebugOption = False,
 ) -> None:
     """Sync sources into the warehouse, then refresh the analytics views (and publish a reader copy)."""
+    _QUICK_EXIT.append(True)
     _setup_logging(debug)
     with _errors(debug):
         from pipelines.sync import sync as run_sync
@@ -175,6 +179,7 @@ def status(
     db: DbOption = Path("runyard.duckdb"), destination: DestinationOption = None, debug: DebugOption = False
 ) -> None:
     """Per table: last successful sync, rows and cursor."""
+    _QUICK_EXIT.append(True)
     _setup_logging(debug)
     with _errors(debug):
         from pipelines.status import describe, resource_status
@@ -205,6 +210,7 @@ def sql(
     debug: DebugOption = False,
 ) -> None:
     """Run a query against the warehouse (read-only) and print the result."""
+    _QUICK_EXIT.append(True)
     _setup_logging(debug)
     with _errors(debug):
         with _warehouse(db, destination).reading() as session:
@@ -394,8 +400,38 @@ def _print_rows(columns: list[str], rows: list[tuple]) -> None:
     out.print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
+# Commands after which nothing is left running: the process may end without the interpreter's
+# teardown (see _exit_now). Set by the command itself.
+_QUICK_EXIT: list[bool] = []
+
+
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        if not _QUICK_EXIT:
+            raise
+        _exit_now(done.code)
+
+
+def _exit_now(code: int | str | None) -> NoReturn:
+    """End the process as the interpreter would, less its teardown.
+
+    Tearing down an interpreter that imported dlt frees every object it and its imports made,
+    one at a time, in the final garbage collections: 0.3-0.4 s of every sync's whole process
+    (measured on a first sync of 50,000 LangSmith runs). By the time a sync, status or sql
+    command returns, its files, connections and thread pools are closed; what the teardown
+    would still do is done here: other threads joined, atexit handlers run, output flushed.
+    """
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if isinstance(code, str):  # sys.exit("message") prints it and means failure
+        print(code, file=sys.stderr, flush=True)
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)
 
 
 if __name__ == "__main__":

@@ -58,7 +58,8 @@ def run_demo(
     published_path = db_path.with_name(f"{db_path.stem}-bi{db_path.suffix}") if destination == DUCKDB else None
     if isinstance(target, DuckDBWarehouse):
         for path in (db_path, published_path):
-            _clear_previous_demo_file(path)
+            if path is not None:
+                _clear_previous_demo_file(path)
     else:
         _clear_previous_demo_schemas(target)
     # strict: the sandbox validates like the published API references, as an independent server would

@@ -42,7 +42,7 @@ BULK_FORMATS = {"postgres": "parquet"}
 # on DuckDB and PostgreSQL (their capabilities leave supports_transactions unset), so a crash or a
 # full disk between the two statements lost the table's rows until the next sync. Both databases
 # are transactional: ask dlt to wrap each merge job in one. Other destinations keep dlt's choice.
-ATOMIC_MERGE = {"supports_transactions": True}
+ATOMIC_MERGE: dict[str, Any] = {"supports_transactions": True}
 TRANSACTIONAL = {"postgres"}  # of the SQL destinations; DuckDB always gets it
 _ADVISORY_LOCK_KEY = 0x72756E79  # "runy": one runyard writer per PostgreSQL database
 
@@ -204,7 +204,7 @@ class SqlWarehouse(Warehouse):
     def _resolve_location(self) -> str:
         import dlt
 
-        raw = dlt.secrets.get(f"destination.{self.kind}.credentials")
+        raw: Any = dlt.secrets.get(f"destination.{self.kind}.credentials")
         if raw in (None, "", {}):
             raise ConfigError(
                 self.kind,
@@ -314,7 +314,8 @@ def open_warehouse(kind: str, db_path: Path, memory_limit: str = warehouse.DEFAU
     from dlt.common.destination import Destination
 
     try:
-        is_sql = Destination.from_reference(kind).capabilities().sqlglot_dialect is not None
+        reference = Destination.from_reference(kind)
+        is_sql = reference is not None and reference.capabilities().sqlglot_dialect is not None
     except Exception:
         is_sql = False
     if not is_sql:

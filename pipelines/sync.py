@@ -236,6 +236,7 @@ def _sync_one(
     for table in spec.append_while_empty:
         _append_while_empty(source.resources[table], session, f"{spec.upstream}.{table}")
     collector = progress(spec.name, stats) if progress else None
+    monitoring: dict[str, Any] = {"progress": collector} if collector else {}  # else dlt's default, none
     try:
         with tempfile.TemporaryDirectory(prefix="runyard-dlt-") as workdir:
             pipeline = dlt.pipeline(
@@ -243,7 +244,7 @@ def _sync_one(
                 destination=target.dlt_destination(session),
                 dataset_name=spec.upstream,
                 pipelines_dir=workdir,
-                **({"progress": collector} if collector else {}),
+                **monitoring,
             )
             try:
                 loaded = _extract_and_load(pipeline, source, spec.upstream, stats, target.run_kwargs)

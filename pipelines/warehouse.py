@@ -1,7 +1,7 @@
 """The DuckDB file: creating it readable by BI tools, one writer at a time, reading it, views.
 
 - A new file is created with ``storage_compatibility_version = 'v1.4.0'`` so the DuckDB 1.x
-  inside Superset, Evidence and Metabase can open it (PITFALLS.md §i). An existing file keeps
+  inside Superset, Evidence and Metabase can open it (docs/decisions.md#storage-version). An existing file keeps
   the version it has.
 - Writers take an OS lock on ``<db>.lock`` for the whole sync, so two runyard processes queue
   instead of failing on DuckDB's own lock.
@@ -169,7 +169,7 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, storage_version: str =
     temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
     for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
         leftover.unlink(missing_ok=True)
-    source = con.execute("select current_database()").fetchone()[0]
+    [(source,)] = con.execute("select current_database()").fetchall()
     quoted = str(temporary).replace("'", "''")
     try:
         con.execute(f"attach '{quoted}' as runyard_publish (storage_version '{storage_version}')")

@@ -157,7 +157,7 @@ class Sandbox:
     def url(self) -> str:
         assert self._server is not None, "sandbox not started"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     # -- controls ---------------------------------------------------------------------------
 
@@ -178,7 +178,7 @@ class Sandbox:
         self._refuse_if_frozen()
         if seconds:
             self.clock.advance(seconds)
-        stores = {
+        stores: dict[str, Any] = {
             "model_lab": self.model_lab,
             "llm_obs": self.llm_obs,
             "patterns": self.patterns,
@@ -273,9 +273,9 @@ class Sandbox:
     def _with_triggers(self, name: str, handler: Any) -> Any:
         def wrapped(request: Request) -> Response:
             response = handler(request)
-            fire = []
+            fire: list[tuple[str, int, dict[str, Any]]] = []
             with self._triggers_lock:
-                remaining = []
+                remaining: list[tuple[str, int, dict[str, Any]]] = []
                 for endpoint, count, changes in self._triggers:
                     if endpoint == name:
                         count -= 1

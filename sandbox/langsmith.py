@@ -1,4 +1,4 @@
-"""LangSmith runs: generated traces and ``POST /api/v2/runs/query`` (REFERENCE.md §5).
+"""LangSmith runs: generated traces and ``POST /api/v2/runs/query`` (docs/upstream-contract.md).
 
 Data. Runs come in traces: a CHAIN root (``trace_id == id``, ``parent_run_ids == []``) and one to
 six children (mostly LLM, then TOOL, RETRIEVER, sometimes PROMPT, PARSER, EMBEDDING; an EMBEDDING
@@ -594,10 +594,11 @@ class LangSmithStore:
             min_us, max_us, after = _cursor(get("cursor"), digest)
         else:
             now = self.clock.now_us()
-            max_us = _time(get, "max_start_time")
-            max_us = now if max_us is None else max_us
-            min_us = _time(get, "min_start_time")
-            if min_us is None:
+            asked_max, asked_min = _time(get, "max_start_time"), _time(get, "min_start_time")
+            max_us = now if asked_max is None else asked_max
+            if asked_min is not None:
+                min_us = asked_min
+            else:
                 min_us = self._dataset_start(dataset) if dataset is not None else now - DAY
         ids = get("ids")
         examples = get("reference_examples")
@@ -898,7 +899,7 @@ class LangSmithStore:
             outputs = {"output": output_text}
         elif kind == "RETRIEVER":
             inputs = {"query": question}
-            documents = [
+            documents: list[dict[str, Any]] = [
                 {
                     "page_content": f"{answer} (source {k + 1})",
                     "type": "Document",

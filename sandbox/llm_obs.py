@@ -2,9 +2,9 @@
 
 Projects, datasets, dataset records, experiments and experiment runs are kept as small
 ``Entity`` records and rendered on demand from (seed, ordinal, edits), so 100k records cost
-little memory. Shapes follow REFERENCE.md §3: projects and datasets are JSON:API objects,
-records, experiments and runs are flat; optional fields are absent when unset, while
-required-and-nullable ones (``description``, ``metadata``, ``config``, ``input``,
+little memory. Shapes follow the published reference (docs/upstream-contract.md): projects
+and datasets are JSON:API objects, records, experiments and runs are flat; optional fields are
+absent when unset, while required-and-nullable ones (``description``, ``metadata``, ``config``, ``input``,
 ``expected_output``) are present and may be null. Experiments have no ``id`` unless the
 store is built with ``experiment_ids=True``, as in the docs and the client model.
 
@@ -226,6 +226,7 @@ class LlmObsStore:
 
     def render(self, scope: str, e: Entity, search: Search) -> dict[str, Any]:
         """The entity as the search endpoint sends it."""
+        attributes: dict[str, Any]
         if scope == "projects":
             r = rng(self.seed, "project", e.n, e.edits)
             attributes = {

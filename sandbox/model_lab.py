@@ -394,7 +394,7 @@ class ModelLabStore:
             pool = [self.runs[i] for i in wanted if i in self.runs] if wanted is not None else self.runs.values()
             records = [r for r in pool if not r.hard_deleted]
             for name, value in filters:
-                if name != "filter[id]":
+                if name != "filter[id]" and value is not None:
                     records = [r for r in records if self._keep(r, name, value)]
             descending = sort.startswith("-")
             field_name = sort.lstrip("-")

@@ -1,8 +1,8 @@
 """LLM Observability patterns (topic discovery) runs: generated configurations and their runs.
 
-Follows REFERENCE.md §1: one unpaginated list of completed runs per configuration, newest
-first, ``data.id`` being the configuration id. Each run carries the snapshot of the
-configuration it ran with; snapshots drift between runs (model, sampling ratio, record
+Follows the published API reference (docs/upstream-contract.md): one unpaginated list of
+completed runs per configuration, newest first, ``data.id`` being the configuration id. Each
+run carries the snapshot of the configuration it ran with; snapshots drift between runs (model, sampling ratio, record
 budget, query, a switch to or from a bring-your-own-model provider), and an optional field
 is occasionally absent, so a sync can show what changed between runs.
 """

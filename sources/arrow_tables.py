@@ -1,7 +1,7 @@
 """Turning parsed JSON pages into typed Arrow tables that survive upstream drift.
 
 Every table is built against an explicit schema: inferring one per page gives a different
-type whenever a page happens to hold only nulls or only integers (PITFALLS.md §c). Because the
+type whenever a page happens to hold only nulls or only integers (docs/decisions.md#arrow-schemas). Because the
 schema is fixed, drift never changes a column's type; instead:
 
 - Fields a table has no column for go, as JSON, into its ``extra_fields`` column.
@@ -20,16 +20,19 @@ import json
 import math
 import re
 import threading
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from sources.errors import UpstreamError
+
+if TYPE_CHECKING:
+    from dlt.common.schema.typing import TTableSchemaColumns
 
 TIMESTAMP = pa.timestamp("us", tz="UTC")
 EXTRA_FIELDS = "extra_fields"  # JSON text; the resources hint it data_type json
@@ -130,6 +133,11 @@ def unknown_fields(record: Mapping[str, Any], known: frozenset[str]) -> dict[str
         return None
     found = {name: record[name] for name in sorted(record.keys() - known) if record[name] is not None}
     return found or None
+
+
+def json_hints(names: Iterable[str]) -> TTableSchemaColumns:
+    """dlt column hints that make these columns JSON (the tables carry them as JSON text)."""
+    return {name: {"data_type": "json"} for name in names}
 
 
 def unknown_fields_each(records: Sequence[Mapping[str, Any]], known: frozenset[str]) -> list[dict[str, Any] | None]:
@@ -291,7 +299,7 @@ def _extras_array(
 ) -> pa.Array:
     if not rejected and (extras is None or not any(extras)):
         return pa.nulls(rows, pa.string())
-    merged = list(extras) if extras is not None else [None] * rows
+    merged: list[dict[str, Any] | None] = list(extras) if extras is not None else [None] * rows
     for column, values in rejected.items():
         for row, value in values.items():
             merged[row] = {**(merged[row] or {}), column: value}

@@ -13,6 +13,7 @@ import functools
 import ipaddress
 import json
 import logging
+import math
 import os
 import re
 import ssl
@@ -142,8 +143,8 @@ class RateLimitPacer:
     that org passes here, and a request is never sent into a bucket known to be empty. Requests
     in flight count against what the bucket has left: with several requests at once (pages,
     unfinished runs), one is sent only while the last reported remainder exceeds the requests
-    already on their way; and once a server has reported limits, a new period starts with one
-    request, whose answer says what that period allows.
+    already on their way. What a period allows is not known until an answer says so, so the
+    first request of a sync, and of each new period, goes alone.
     """
 
     def __init__(self) -> None:
@@ -151,7 +152,6 @@ class RateLimitPacer:
         self._remaining: float | None = None  # what the bucket has left, as last reported this period
         self._period_ends = 0.0  # monotonic time the reported period resets
         self._in_flight = 0
-        self._limited = False  # the server has reported a limit
 
     def acquire(self, stats: SourceStats | None) -> None:
         """Before a request: wait until the bucket has room for it."""
@@ -161,7 +161,7 @@ class RateLimitPacer:
                 now = time.monotonic()
                 if self._remaining is not None and now >= self._period_ends:
                     self._remaining = None  # a new period: unknown until an answer reports it
-                if self._remaining is None and (not self._limited or self._in_flight == 0):
+                if self._remaining is None and self._in_flight == 0:
                     break
                 if self._remaining is not None and self._remaining > self._in_flight:
                     break
@@ -180,12 +180,13 @@ class RateLimitPacer:
         reset = _number(headers.get("x-ratelimit-reset")) if headers is not None else None
         with self._cond:
             self._in_flight -= 1
-            if remaining is not None and reset is not None:
-                self._limited = True
+            if headers is not None and (remaining is None or reset is None):  # an answer without limits
+                self._remaining, self._period_ends = math.inf, math.inf
+            elif remaining is not None and reset is not None:
                 # Small margin: the reset is calendar aligned and our clock is not the server's.
                 ends = time.monotonic() + reset + 0.05
-                if self._remaining is None or ends > self._period_ends + 0.5:  # the first word of a period
-                    self._remaining, self._period_ends = remaining, ends
+                if self._remaining is None or math.isinf(self._period_ends) or ends > self._period_ends + 0.5:
+                    self._remaining, self._period_ends = remaining, ends  # the first word of a period
                 else:  # answers of one period can arrive out of order: the smallest remainder is the latest
                     self._remaining = min(self._remaining, remaining)
             self._cond.notify_all()

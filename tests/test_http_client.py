@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import time
 import tracemalloc
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -77,6 +78,16 @@ def test_pacing_never_exceeds_the_advertised_limit() -> None:
         assert box.rate_limiter.rejected == 0
         assert box.rate_limiter.max_in_window <= 4
         assert client.stats.rate_limit_wait_s > 0
+
+
+def test_pacing_counts_requests_in_flight() -> None:
+    """Eight requests at once against a bucket of 6 per 2 s: none is refused, and none retried."""
+    with Sandbox(model_lab_runs=50, langsmith_runs=10, rate_limit=6, rate_limit_period_s=2) as box:
+        with client_for(box) as client, ThreadPoolExecutor(max_workers=8) as pool:
+            list(pool.map(lambda _: client.request_json("GET", LIST, endpoint="model_lab.list_runs"), range(12)))
+        assert box.rate_limiter.rejected == 0
+        assert box.rate_limiter.max_in_window == 6  # the bucket was used, not left half empty
+        assert client.stats.retries == 0
 
 
 def test_exhausted_retries_name_the_request(sandbox: Sandbox) -> None:

@@ -259,7 +259,7 @@ def test_recorded_live_responses_load(db_path: Path) -> None:
         (select count(*) from datadog.model_lab_run_metrics), (select count(*) from datadog.model_lab_run_params),
         (select count(*) from datadog.model_lab_run_tags)""",
     )
-    # REFERENCE.md: 25 + 1 runs, 174 + 22 metric summaries, 134 + 113 params, 133 + 5 tags.
+    # The recordings (sandbox/recorded/): 25 + 1 runs, 174 + 22 metric summaries, 134 + 113 params, 133 + 5 tags.
     assert counts == [(26, 196, 247, 138)]
     # params: null on ten runs of project 482 means no params; completed runs without completed_at load.
     assert rows(

@@ -16,10 +16,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import dlt
+from dlt.common.schema.typing import TTableSchemaColumns, TWriteDisposition
 from dlt.extract.hints import make_hints
 from dlt.sources import DltResource
 
-from sources.arrow_tables import EXTRA_FIELDS, DataIssues
+from sources.arrow_tables import EXTRA_FIELDS, DataIssues, json_hints
 from sources.datadog import llm_obs, topic_discovery
 from sources.datadog.client import SOURCE, make_client
 from sources.datadog.model_lab import (
@@ -42,7 +43,7 @@ from sources.http_client import DEFAULT_ATTEMPTS, RateLimitPacer, RetryPolicy, S
 
 __all__ = ["LLM_OBS_RESOURCES", "TOPIC_DISCOVERY_RESOURCE", "datadog", "datadog_base_url"]
 
-EXTRA_FIELDS_HINT = {EXTRA_FIELDS: {"data_type": "json"}}  # fields without a column of their own, as JSON
+EXTRA_FIELDS_HINT = json_hints([EXTRA_FIELDS])  # fields without a column of their own, as JSON
 
 LLM_OBS_RESOURCES = tuple(llm_obs.TABLES[scope] for scope in LLM_OBS_SCOPES)
 TOPIC_DISCOVERY_RESOURCE = topic_discovery.TABLE
@@ -115,9 +116,11 @@ def datadog(
         parent_run_id=model_lab_parent_run_id,
         text=model_lab_text_filter,
     )
-    disposition = "replace" if full_refresh else "merge"
+    disposition: TWriteDisposition = "replace" if full_refresh else "merge"
     # A row flagged in TOMBSTONE deletes its parent's old child rows and is not kept (merge only).
-    tombstone_hint = {} if full_refresh else {TOMBSTONE: {"data_type": "bool", "hard_delete": True}}
+    tombstone_hint: TTableSchemaColumns = {}
+    if not full_refresh:
+        tombstone_hint[TOMBSTONE] = {"data_type": "bool", "hard_delete": True}
     child_hints = {
         name: make_hints(
             table_name=name,
@@ -168,7 +171,7 @@ def datadog(
             name=llm_obs.TABLES[scope],
             primary_key="id",
             write_disposition=disposition,
-            columns={name: {"data_type": "json"} for name in llm_obs.JSON_COLUMNS[scope]},
+            columns=json_hints(llm_obs.JSON_COLUMNS[scope]),
         )
         def search_scope() -> Iterator[Any]:
             with client() as api:
@@ -200,7 +203,12 @@ def datadog(
         issues = DataIssues(SOURCE)
         with client() as api:
             for arrow_table in topic_discovery.read_runs(
-                api, list(topic_discovery_config_ids or ()), stats.report_progress, issues
+                api,
+                list(topic_discovery_config_ids or ()),
+                stats.report_progress,
+                issues,
+                dlt.current.resource_state(),
+                full=full_refresh,
             ):
                 stats.count_rows(f"datadog.{topic_discovery.TABLE}", arrow_table)
                 yield arrow_table

@@ -76,7 +76,7 @@ EMIT_BATCH_RUNS = 1000
 REFRESH_CONCURRENCY = 8
 PAGE_CONCURRENCY = 8
 # Child tables carry one marker row per run whose list came back empty; dlt's merge treats it
-# as "delete every row with this run_id" and never inserts it (PITFALLS.md §b).
+# as "delete every row with this run_id" and never inserts it (docs/decisions.md#tombstones).
 TOMBSTONE = "_tombstone"
 
 RUNS_SCHEMA = pa.schema(
@@ -160,7 +160,7 @@ class ModelLabFilters:
         result = []
         for project in self.project_ids or (None,):
             for status in self.statuses or (None,):
-                query = dict(common)
+                query: dict[str, Any] = dict(common)
                 if project is not None:
                     query["filter[project_id]"] = project
                 if status is not None:

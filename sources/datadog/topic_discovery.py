@@ -4,6 +4,8 @@ The endpoint has no pagination and no time filter; one call per configuration id
 whole history, merged on run id. Each row carries the configuration snapshot the run used, one
 column per field, so the history shows what changed between runs. Fields of the run or of its
 snapshot without a column go to ``extra_fields`` (the snapshot's under ``config_snapshot``).
+Every sync reads every run again, so only runs that are new or changed are loaded (digests in
+the resource state, sources/rereads.py); a full refresh loads them all.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from sources.arrow_tables import EXTRA_FIELD, EXTRA_FIELDS, TIMESTAMP, DataIssue
 from sources.datadog.client import SOURCE, list_patterns_runs
 from sources.errors import ConfigError, NotFoundError
 from sources.http_client import ApiClient
+from sources.rereads import Rereads
 
 TABLE = "topic_discovery_runs"
 SCHEMA = pa.schema(
@@ -46,8 +49,13 @@ def read_runs(
     config_ids: Sequence[str],
     on_page: Callable[[str, int, int | None], None],
     issues: DataIssues,
+    state: dict[str, Any],
+    *,
+    full: bool,
 ) -> Iterator[pa.Table]:
-    """One table per configuration. An unknown configuration id is a configuration error."""
+    """One table per configuration, of its runs new or changed since the last sync (all of them
+    when ``full``). An unknown configuration id is a configuration error."""
+    rereads = Rereads(None if full else state.get("digests"))
     for done, config_id in enumerate(config_ids, 1):
         try:
             data = list_patterns_runs(client, config_id)
@@ -59,9 +67,16 @@ def read_runs(
                 "in LLM Observability.",
             ) from None
         on_page("topic-discovery configurations", done, len(config_ids))
-        runs: list[dict[str, Any]] = (data.get("attributes") or {}).get("runs") or []
-        if runs:
-            yield _table(config_id, runs, issues)
+        runs: list[Any] = (data.get("attributes") or {}).get("runs") or []
+        changed = [
+            run
+            for run in runs
+            if not (isinstance(run, dict) and isinstance(key := run.get("id"), str))
+            or not rereads.unchanged(f"{config_id}/{key}", run, keep=True)
+        ]
+        if changed:
+            yield _table(config_id, changed, issues)
+    state["digests"] = rereads.current
 
 
 def _table(config_id: str, runs: list[Any], issues: DataIssues) -> pa.Table:

@@ -14,7 +14,7 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from sources.arrow_tables import parse_timestamp
+from sources.arrow_tables import json_hints, parse_timestamp
 from sources.errors import ConfigError
 from sources.http_client import DEFAULT_ATTEMPTS, RetryPolicy, SourceStats, validate_base_url
 from sources.langsmith.client import SOURCE, make_client
@@ -105,7 +105,7 @@ def langsmith(
         # the pending refresh skips runs the walk saw: a load never holds a run twice, so dlt can
         # skip its ROW_NUMBER() dedup over the staged rows (the peak of memory in the load).
         write_disposition={"disposition": "merge", "strategy": "delete-insert", "deduplicated": True},
-        columns={name: {"data_type": "json"} for name in json_columns(tokens)},
+        columns=json_hints(json_columns(tokens)),
     )
     def runs() -> Iterator[pa.Table]:
         with make_client(

@@ -217,9 +217,9 @@ class RunTables:
             else (name, msgspec.Raw, _RAW_NULL)
             for name in sorted(_KNOWN_FIELDS)
         ]
-        run = msgspec.defstruct("Run", fields, forbid_unknown_fields=True, gc=False)
-        page = msgspec.defstruct("Page", [("items", list[run]), ("next_cursor", str | None, None)])
-        self._decoder = msgspec.json.Decoder(page)
+        run: Any = msgspec.defstruct("Run", fields, forbid_unknown_fields=True, gc=False)  # made at run time
+        page: Any = msgspec.defstruct("Page", [("items", list[run]), ("next_cursor", str | None, None)])
+        self._decoder: msgspec.json.Decoder[Any] = msgspec.json.Decoder(page)
         self._field_names = [name for name, _, _ in fields]
 
     def decode(self, content: bytes) -> TypedPage | Any:

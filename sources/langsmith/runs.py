@@ -64,7 +64,7 @@ from sources.langsmith.refusals import is_refusal, refused_selects
 from sources.langsmith.run_table import REQUIRED_SELECTS, RunTables, normalize_selects
 from sources.langsmith.settings import FEEDBACK_CONDITION, PAGE_SIZE
 from sources.langsmith.windows import Window, fetch_concurrently, plan_windows
-from sources.paging import RESTART, restartable
+from sources.paging import Restart, restartable
 from sources.rereads import Rereads
 
 log = logging.getLogger("runyard.langsmith")
@@ -360,7 +360,7 @@ class RunsReader:
             warnings=self.warnings,
         )
         for page in walk:
-            if page is RESTART:  # the API refused a cursor: this window is walked again from the top
+            if isinstance(page, Restart):  # the API refused a cursor: this window is walked again from the top
                 previous = None
                 passed = pa.chunked_array(handed, type=pa.string()).combine_chunks()
                 continue
@@ -434,9 +434,10 @@ class _PendingTracker:
         if len(self._known):
             self.seen.update(ids.filter(pc.is_in(ids, value_set=self._known)).to_pylist())
         running = _running(page).fill_null(False)
-        done = page.filter(pc.invert(running))["id"].to_pylist()
-        for run_id in done:
-            self.pending.pop(run_id, None)
+        if self.pending:  # only runs seen pending earlier in this sync can stop being pending
+            done = page.filter(pc.invert(running))["id"]
+            for run_id in done.filter(pc.is_in(done, value_set=pa.array(list(self.pending)))).to_pylist():
+                del self.pending[run_id]
         started = page.filter(pc.and_(running, pc.is_valid(page["start_time"])))
         for run_id, start in zip(started["id"].to_pylist(), started["start_time"].to_pylist(), strict=True):
             self.pending[run_id] = rfc3339(start)
