@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from prefect import Flow
 from prefect.client.orchestration import get_client
 from prefect.deployments.runner import RunnerDeployment
 from prefect.exceptions import ObjectNotFound
+from prefect.logging.handlers import APILogHandler
 from prefect.runner import Runner
 from prefect.schedules import Cron
 from prefect.settings import PREFECT_API_URL, PREFECT_HOME, get_current_settings, temporary_settings
@@ -81,9 +83,40 @@ def serve_forever(db: Path, *, debug: bool = False) -> None:
             runner.add_deployment(_deployment(job.flow, cron, db))
         _console.print(f"Prefect API {api_url} (UI: {api_url.removesuffix('/api')})")
         _print_plan(jobs)
-        _console.print("Serving; one line per run below. Ctrl-C to stop.")
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(runner.start())
+        asyncio.run(_serve_until_signalled(runner))
+
+
+async def _serve_until_signalled(runner: Runner) -> None:
+    """Serve until SIGINT or SIGTERM, then stop: runs in flight cancelled, every deployment paused.
+
+    Prefect's Runner handles SIGTERM by calling ``sys.exit`` inside its signal handler, which
+    unwinds the event loop mid-shutdown (a traceback, runs left RUNNING, deployments left
+    unpaused); our handlers replace it once the runner has installed it. A second signal while
+    stopping ends the process at once.
+    """
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.create_task(runner.start())
+    await asyncio.sleep(0)  # start() installs Prefect's SIGTERM handler before its first await: ours again
+    loop.add_signal_handler(signal.SIGTERM, stop.set)
+    _console.print("Serving; one line per run below. Ctrl-C to stop.")
+    waiting = asyncio.create_task(stop.wait())
+    await asyncio.wait({serving, waiting}, return_when=asyncio.FIRST_COMPLETED)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+    if serving.done():  # the runner ended by itself: its error, if any, is the command's
+        waiting.cancel()
+        serving.result()
+        return
+    if runner.started:
+        await runner.astop()  # cancels the runs in flight; leaving start() pauses the deployments
+    else:
+        serving.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await serving
+    await APILogHandler.aflush()  # while the server still answers: a local one stops right after this
 
 
 def deploy(db: Path, pool: str) -> list[str]:

@@ -22,7 +22,7 @@ from flows.report import log_result
 from pipelines.config import MissingCredentials
 from pipelines.sync import SyncResult, sync
 from pipelines.warehouse import DatabaseError
-from sources.errors import TransientError
+from sources.errors import SyncError, TransientError
 
 # Worth another try later: the network, 429 and 5xx outlasted the HTTP client's own retries, or
 # the database was held (another writer past the lock timeout, a BI tool keeping it open).
@@ -64,7 +64,20 @@ def sync_source(
         [result] = sync(db, [source], full_refresh=full_refresh, topic_discovery=topic_discovery)
     except MissingCredentials as exc:
         if not skip_unconfigured:
-            raise
+            raise _detached(exc) from None
         result = SyncResult(source, "skipped", notices=[f"{exc.message} Skipped."])
+    except SyncError as exc:
+        raise _detached(exc) from None
     log_result(result)
     return result
+
+
+def _detached(exc: SyncError) -> SyncError:
+    """The error without the frames it came through, which Prefect would keep with the failed state.
+
+    Those frames hold the sync's (closed) DuckDB connection and dlt's objects until the flow-run
+    process ends, and DuckDB's bindings then print a "nanobind: leaked" line for each one.
+    The message is the whole of what the run reports.
+    """
+    exc.__traceback__ = exc.__cause__ = exc.__context__ = None
+    return exc

@@ -5,6 +5,10 @@ import ctypes
 import os
 import sys
 
+# Before dlt is first imported (it reads its runtime settings once): dlt's anonymous usage
+# telemetry is off unless the user turns it on (RUNTIME__DLTHUB_TELEMETRY=true).
+os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+
 # Before pyarrow is first imported: its default allocator keeps freed pages for reuse, which held
 # ~100 MB more RSS through a long sync than the system allocator for no measurable speed-up.
 os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")

@@ -30,15 +30,36 @@ from sources.errors import SyncError, redact
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
-    help="Sync Datadog Model Lab / LLM Observability and LangSmith data into DuckDB.",
     pretty_exceptions_enable=False,
 )
 out = Console()
 err = Console(stderr=True)
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        out.print(f"runyard {version('runyard')}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool | None,
+        typer.Option("--version", callback=_print_version, is_eager=True, help="Print runyard's version and exit."),
+    ] = None,
+) -> None:
+    """Sync Datadog Model Lab / LLM Observability and LangSmith data into DuckDB."""
+
+
 DbOption = Annotated[
     Path,
     typer.Option("--db", envvar="RUNYARD_DB", help="DuckDB file to write (created if missing).", show_default=True),
+]
+ReadDbOption = Annotated[
+    Path, typer.Option("--db", envvar="RUNYARD_DB", help="DuckDB file to read (read-only).", show_default=True)
 ]
 DebugOption = Annotated[bool, typer.Option("--debug", help="Show tracebacks and debug logs.")]
 DestinationOption = Annotated[
@@ -121,6 +142,9 @@ def sync(
         list[int] | None, typer.Option("--run-id", help="Model Lab run ids to read (backfill); repeatable.")
     ] = None,
     publish: PublishOption = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Let --publish replace a file runyard did not publish.")
+    ] = False,
     destination: DestinationOption = None,
     debug: DebugOption = False,
 ) -> None:
@@ -138,6 +162,7 @@ def sync(
             progress=_progress_factory(),
             publish=publish,
             destination=destination,
+            force_publish=force,
         )
         _print_results(results, _warehouse(db, destination))
 
@@ -176,7 +201,7 @@ def demo(
 
 @app.command()
 def status(
-    db: DbOption = Path("runyard.duckdb"), destination: DestinationOption = None, debug: DebugOption = False
+    db: ReadDbOption = Path("runyard.duckdb"), destination: DestinationOption = None, debug: DebugOption = False
 ) -> None:
     """Per table: last successful sync, rows and cursor."""
     _QUICK_EXIT.append(True)
@@ -204,7 +229,7 @@ def status(
 @app.command()
 def sql(
     query: Annotated[str, typer.Argument(help="A SQL query, run read-only.")],
-    db: DbOption = Path("runyard.duckdb"),
+    db: ReadDbOption = Path("runyard.duckdb"),
     csv: Annotated[bool, typer.Option("--csv", help="Print CSV instead of a table.")] = False,
     destination: DestinationOption = None,
     debug: DebugOption = False,
@@ -218,11 +243,16 @@ def sql(
                 columns, rows = session.query(query)
             except Exception as exc:
                 message = redact(str(exc)).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                hint = (
-                    "runyard sql reads only; syncs are the only writers."
-                    if "read-only" in message.lower() or "read only" in message.lower()
-                    else "Check the query; `runyard status` lists the tables."
-                )
+                lowered = message.lower()
+                if "read-only" in lowered or "read only" in lowered:
+                    hint = "runyard sql reads only; syncs are the only writers."
+                elif "disabled by configuration" in lowered:
+                    hint = (
+                        "runyard sql reads the warehouse and nothing else: writing or reading other files, "
+                        "ATTACH, INSTALL and LOAD are turned off. Use the duckdb CLI on a published copy for those."
+                    )
+                else:
+                    hint = "Check the query; `runyard status` lists the tables."
                 raise SyncError("sql", message, hint) from None
         if csv:
             import csv as csv_module
@@ -296,17 +326,15 @@ def sandbox(
         )
     url = f"http://{host}:{port}"
     err.print(f"runyard sandbox on {url} (Ctrl-C to stop). Point runyard at it with:")
-    for name, value in box.env(url).items():
-        err.print(f"  export {name}={value}", highlight=False, markup=False)
+    for name, value in box.env(url).items():  # one line each, however wide: they are pasted into a shell
+        err.print(f"  export {name}={value}", highlight=False, markup=False, soft_wrap=True)
     with contextlib.suppress(KeyboardInterrupt):
         box.serve_forever(host, port)
 
 
 @app.command()
 def report(
-    db: Annotated[
-        Path, typer.Option("--db", envvar="RUNYARD_DB", help="DuckDB file to read (read-only).", show_default=True)
-    ] = Path("runyard.duckdb"),
+    db: ReadDbOption = Path("runyard.duckdb"),
     out_path: Annotated[
         Path, typer.Option("--out", help="HTML file to write (self-contained, works offline).", show_default=True)
     ] = Path("report.html"),
@@ -342,7 +370,7 @@ def serve(db: DbOption = Path("runyard.duckdb"), debug: DebugOption = False) -> 
         from flows.deployments import serve_forever
 
         serve_forever(db, debug=debug)
-        err.print("stopped.")
+        err.print("stopped: runs in flight were cancelled and every schedule paused (they resume with serve).")
 
 
 @app.command()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from pipelines.settings import (
@@ -20,10 +20,10 @@ from pipelines.settings import (
     integer,
     listing,
     lookup,
+    secret,
     text,
     uuid_list,
 )
-from sources.arrow_tables import parse_timestamp
 from sources.datadog import datadog_base_url
 from sources.datadog.model_lab import ModelLabFilters
 from sources.datadog.settings import (
@@ -33,15 +33,15 @@ from sources.datadog.settings import (
     MODEL_LAB_FOLLOW_UNFINISHED_DAYS,
     MODEL_LAB_STATUSES,
 )
-from sources.errors import ConfigError, secrets
+from sources.errors import ConfigError
 from sources.http_client import DEFAULT_ATTEMPTS, validate_base_url
+from sources.langsmith.runs import parse_initial_start
 from sources.langsmith.settings import (
     DEFAULT_BASE_URL as LANGSMITH_DEFAULT_URL,
 )
 from sources.langsmith.settings import (
     DEFAULT_CONCURRENCY,
     DEFAULT_FEEDBACK_LOOKBACK_HOURS,
-    DEFAULT_INITIAL_DAYS,
     DEFAULT_SELECTS,
     DEFAULT_WINDOW_HOURS,
     RUN_TYPES,
@@ -145,9 +145,8 @@ class LangSmithSettings:
 
 def datadog_settings() -> DatadogSettings:
     """Datadog settings from config. Raises MissingCredentials or ConfigError."""
-    api_key = lookup("sources.datadog.api_key", alias="DD_API_KEY")
-    app_key = lookup("sources.datadog.app_key", alias="DD_APP_KEY")
-    secrets.add(api_key, app_key)
+    api_key = secret("sources.datadog.api_key", alias="DD_API_KEY")
+    app_key = secret("sources.datadog.app_key", alias="DD_APP_KEY")
     missing = [name for name, value in (("DD_API_KEY", api_key), ("DD_APP_KEY", app_key)) if not value]
     if missing:
         raise MissingCredentials(
@@ -156,6 +155,7 @@ def datadog_settings() -> DatadogSettings:
             "Set DD_API_KEY and DD_APP_KEY (or SOURCES__DATADOG__API_KEY / SOURCES__DATADOG__APP_KEY, or "
             f"api_key/app_key under [sources.datadog] in .dlt/secrets.toml); create keys at {DATADOG_KEYS_URL}.",
         )
+    assert api_key and app_key
     site = lookup("sources.datadog.site", alias="DD_SITE") or DEFAULT_SITE
     base_url = datadog_base_url(site, lookup("sources.datadog.base_url"))
     statuses = listing("sources.datadog.model_lab_statuses")
@@ -205,8 +205,7 @@ def _config_ids() -> list[str]:
 
 def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
     """LangSmith settings from config. Raises MissingCredentials or ConfigError."""
-    api_key = lookup("sources.langsmith.api_key", alias="LANGSMITH_API_KEY")
-    secrets.add(api_key)
+    api_key = secret("sources.langsmith.api_key", alias="LANGSMITH_API_KEY")
     if not api_key:
         raise MissingCredentials(
             "langsmith",
@@ -222,7 +221,7 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
     project_ids = tuple(uuid_list("sources.langsmith.project_ids"))
     dataset = text("sources.langsmith.reference_dataset_id")
     if dataset:
-        check_uuid("sources.langsmith.reference_dataset_id", dataset)
+        dataset = check_uuid("sources.langsmith.reference_dataset_id", dataset)
     if bool(project_ids) == bool(dataset):
         raise ConfigError(
             "langsmith",
@@ -230,21 +229,7 @@ def langsmith_settings(now: datetime | None = None) -> LangSmithSettings:
             + (" (both are set)" if dataset else " (neither is set)"),
             "The runs query needs one: e.g. SOURCES__LANGSMITH__PROJECT_IDS=<tracing project UUID>,<another>.",
         )
-    now = now or datetime.now(UTC)
-    initial = text("sources.langsmith.initial_start")
-    if initial:
-        try:
-            start = parse_timestamp(initial)
-            if start.tzinfo is None:
-                raise ValueError
-        except ValueError:
-            raise ConfigError(
-                "langsmith",
-                f"SOURCES__LANGSMITH__INITIAL_START={initial!r} is not an RFC 3339 timestamp with a time zone",
-                "For example SOURCES__LANGSMITH__INITIAL_START=2026-01-01T00:00:00Z.",
-            ) from None
-    else:
-        start = now - timedelta(days=DEFAULT_INITIAL_DAYS)
+    start = parse_initial_start(text("sources.langsmith.initial_start"), now or datetime.now(UTC))
     run_type = text("sources.langsmith.run_type")
     if run_type:
         run_type = run_type.upper()

@@ -349,6 +349,20 @@ def user_tables(session: Session) -> list[tuple[str, str]]:
     ]
 
 
+def foreign_tables(session: Session, dataset: str, tables: tuple[str, ...]) -> list[str]:
+    """Tables runyard would write that exist already, in a dataset dlt never wrote as ``dataset``.
+
+    dlt records each schema it creates tables for in ``<dataset>._dlt_version`` before the first
+    rows land, so a table without that record belongs to another application.
+    """
+    clash = sorted({t for s, t in user_tables(session) if s == dataset} & set(tables))
+    if not clash or _rows_unless_missing(
+        session, f"select 1 from {dataset}._dlt_version where schema_name = '{dataset}' limit 1"
+    ):
+        return []
+    return [f"{dataset}.{table}" for table in clash]
+
+
 def table_counts(session: Session) -> dict[str, int]:
     return {f"{s}.{t}": session.scalar(f'select count(*) from "{s}"."{t}"') for s, t in user_tables(session)}
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from pipelines.warehouse import DEFAULT_MEMORY_LIMIT, DEFAULT_STORAGE_VERSION, MEMORY_LIMIT_FORMAT
-from sources.errors import ConfigError
+from sources.errors import ConfigError, secrets
 
 # How long a sync waits for another writer (another sync, or a program holding the DuckDB file).
 DEFAULT_LOCK_WAIT_S = 120
@@ -84,10 +84,18 @@ def runyard_settings(db_path: Path, publish: Path | None = None, destination: st
 
 
 def lookup(key: str, *, alias: str | None = None) -> Any:
-    """One setting by its dotted path (``sources.datadog.api_key``), honouring the precedence above."""
+    """One setting by its dotted path (``sources.datadog.api_key``), honouring the precedence above.
+
+    Surrounding whitespace is stripped (a key mounted from a secret store ends with a newline).
+    """
+    return located(key, alias=alias)[0]
+
+
+def located(key: str, *, alias: str | None = None) -> tuple[Any, str]:
+    """A setting's value and where it came from (an environment variable, or ``[section] name in file``)."""
     for name in (env_name(key), alias):
         if name and os.environ.get(name, "").strip():
-            return os.environ[name].strip()
+            return os.environ[name].strip(), name
     *sections, name = key.split(".")
     for path in SETTINGS_FILES:
         table: Any = _toml(path)
@@ -95,8 +103,39 @@ def lookup(key: str, *, alias: str | None = None) -> Any:
             table = table.get(section) if isinstance(table, dict) else None
         if isinstance(table, dict) and table.get(name) is not None:
             value = table[name]
-            return value.strip() if isinstance(value, str) else value
-    return None
+            where = f"{name} under [{'.'.join(sections)}] in {path}"
+            return (value.strip() if isinstance(value, str) else value), where
+    return None, env_name(key)
+
+
+def secret(key: str, *, alias: str | None = None) -> str | None:
+    """A key: looked up like any setting, and refused (by name, never by value) unless it can be a header.
+
+    HTTP header values are visible ASCII; a key with a line break, a tab, a space or a non-ASCII
+    character inside would fail every request (and h11 puts the whole value in its error).
+    """
+    value, origin = located(key, alias=alias)
+    if value is None:
+        return None
+    value = str(value)
+    secrets.add(value)  # before anything can print it
+    if not all(33 <= ord(c) <= 126 for c in value):
+        kinds = sorted({_kind(c) for c in value if not 33 <= ord(c) <= 126})
+        raise ConfigError(
+            _source(key),
+            f"the key in {origin} contains {' and '.join(kinds)} inside it, so it cannot be sent as an HTTP header "
+            f"({len(value)} characters; surrounding whitespace was already stripped)",
+            "Copy the key again as one line of visible characters; nothing was sent.",
+        )
+    return value
+
+
+def _kind(char: str) -> str:
+    if char in "\r\n":
+        return "a line break"
+    if char.isspace():
+        return "whitespace"
+    return "a control character" if ord(char) < 128 else "a non-ASCII character"
 
 
 def _toml(path: Path) -> dict[str, Any]:
@@ -156,15 +195,14 @@ def int_list(key: str, *, example: str) -> list[int]:
 
 
 def uuid_list(key: str) -> list[str]:
-    items = listing(key)
-    for item in items:
-        check_uuid(key, item)
-    return items
+    """UUIDs in their canonical spelling (lower case, dashed), so that one project is one scope however written."""
+    return list(dict.fromkeys(check_uuid(key, item) for item in listing(key)))
 
 
-def check_uuid(key: str, value: str) -> None:
+def check_uuid(key: str, value: str) -> str:
+    """``value`` as a canonical UUID; ConfigError if it is none."""
     try:
-        uuid.UUID(value)
+        return str(uuid.UUID(value))
     except ValueError:
         raise ConfigError(
             _source(key),

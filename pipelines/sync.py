@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -46,6 +47,7 @@ from pipelines.destinations import (
     DuckDBSession,
     Session,
     Warehouse,
+    foreign_tables,
     holds_rows,
     last_load_ids,
     meta_value,
@@ -122,7 +124,6 @@ ProgressFactory = Callable[[str, SourceStats], SyncProgress | None]
 
 def configure_dlt() -> None:
     """dlt settings runyard relies on, whatever the user's .dlt/ holds."""
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     dlt.config["load.truncate_staging_dataset"] = True
     # --full-refresh loads into staging and swaps in one transaction per table.
     dlt.config["destination.replace_strategy"] = "insert-from-staging"
@@ -148,6 +149,7 @@ def sync(
     progress: ProgressFactory | None = None,
     publish: Path | None = None,
     destination: str | None = None,
+    force_publish: bool = False,
 ) -> list[SyncResult]:
     """Sync the named sources (every configured one when none are named) into ``db_path``.
 
@@ -155,8 +157,8 @@ def sync(
     with a notice. All settings are checked before the first request. ``destination`` (or the
     ``runyard.destination`` setting) picks the warehouse: the DuckDB file at ``db_path`` by
     default, or a dlt SQL destination such as postgres. With ``publish`` (or the
-    ``runyard.publish`` setting) a DuckDB copy for readers is written after the sync. Raises
-    SyncError.
+    ``runyard.publish`` setting) a DuckDB copy for readers is written after the sync; it replaces
+    only a file runyard published (or an empty one) unless ``force_publish``. Raises SyncError.
     """
     run_settings = runyard_settings(db_path, publish, destination)
     names = _check_names(sources, model_lab_run_ids, full_refresh)
@@ -174,14 +176,29 @@ def sync(
         elif explicit:
             raise missing
         else:
-            results.append(SyncResult(name, "skipped", notices=[f"{missing.message} Skipped."]))
+            results.append(SyncResult(name, "skipped"))
     if not plan:
-        return results
+        reasons = dict.fromkeys(m.cause for r in results if (m := settings.missing_for(SOURCES[r.source].upstream)))
+        raise ConfigError(
+            "runyard",
+            f"no source is configured ({'; '.join(reasons)})",
+            "Set the keys of at least one upstream (see the README's configuration), or try runyard against "
+            "the built-in sandbox with `runyard demo`.",
+        )
+    for upstream in dict.fromkeys(SOURCES[r.source].upstream for r in results):  # one notice per upstream
+        skipped = [r for r in results if SOURCES[r.source].upstream == upstream]
+        missing = settings.missing_for(upstream)
+        assert missing is not None
+        skipped[0].notices.append(f"{missing.message} Skipped {' and '.join(r.source for r in skipped)}.")
     configure_dlt()
     target = open_warehouse(run_settings.destination, db_path, run_settings.duckdb_memory_limit)
     created = target.prepare(run_settings.storage_version)
     try:
         with target.writing(run_settings.lock_wait_seconds) as session:
+            if run_settings.publish and not force_publish:
+                ours = meta_value(session, _publish_key(run_settings.publish)) is not None
+                warehouse.check_publish_target(run_settings.publish.resolve(), ours=ours)
+            _refuse_foreign_tables(session, plan, target)
             for spec in plan:
                 results.append(_sync_one(spec, target, session, getattr(settings, spec.upstream), options, progress))
                 set_meta(session, {f"synced:{spec.name}": datetime.now(UTC).isoformat()})
@@ -238,7 +255,8 @@ def _sync_one(
     collector = progress(spec.name, stats) if progress else None
     monitoring: dict[str, Any] = {"progress": collector} if collector else {}  # else dlt's default, none
     try:
-        with tempfile.TemporaryDirectory(prefix="runyard-dlt-") as workdir:
+        _remove_abandoned_workdirs()
+        with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as workdir:
             pipeline = dlt.pipeline(
                 pipeline_name=f"runyard_{spec.upstream}",
                 destination=target.dlt_destination(session),
@@ -296,9 +314,43 @@ def _resource_states(pipeline: dlt.Pipeline, upstream: str) -> dict[str, Any]:
     return pipeline.state.get("sources", {}).get(upstream, {}).get("resources", {})
 
 
+def _refuse_foreign_tables(session: Session, plan: list[SourceSpec], target: Warehouse) -> None:
+    """Before anything is written: tables of runyard's names that another application created stop the sync."""
+    foreign = [table for spec in plan for table in foreign_tables(session, spec.upstream, spec.tables)]
+    if foreign:
+        raise ConfigError(
+            "runyard",
+            f"{target.describe()} already has {', '.join(foreign)}, which runyard did not create; nothing was changed",
+            "runyard writes the schemas datadog and langsmith: sync into another file with --db (or another "
+            "database), or rename those tables.",
+        )
+
+
+WORKDIR_PREFIX = "runyard-dlt-"  # dlt's working directory of one sync: runyard-dlt-<pid>-<random>
+
+
+def _remove_abandoned_workdirs() -> None:
+    """Working directories of syncs that were killed (their process is gone) are removed."""
+    for workdir in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
+        pid = workdir.name.removeprefix(WORKDIR_PREFIX).split("-", 1)[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(workdir, ignore_errors=True)
+        except PermissionError:  # alive, another user's
+            continue
+
+
+def _publish_key(target: Path) -> str:
+    """The ``_runyard.meta`` key recording what was last published to ``target``."""
+    return "published:" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:16]
+
+
 def _publish_if_changed(session: DuckDBSession, target: Path, storage_version: str) -> warehouse.Published | None:
     """Publish the reader copy unless the copy at ``target`` already holds what the warehouse holds."""
-    key = "published:" + hashlib.sha1(str(target.resolve()).encode()).hexdigest()[:16]
+    key = _publish_key(target)
     version = hashlib.sha1(
         json.dumps(
             [last_load_ids(session, sorted({s.upstream for s in SOURCES.values()})), meta_value(session, "views")]

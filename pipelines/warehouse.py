@@ -22,11 +22,14 @@ from typing import Any
 
 import duckdb
 
-from sources.errors import SyncError
+from sources.errors import ConfigError, SyncError
 
 # The storage format of files runyard creates: DuckDB 1.4.0 and newer read it (the 1.x inside BI tools).
 DEFAULT_STORAGE_VERSION = "v1.4.0"
 RUNYARD_SCHEMA = "_runyard"  # runyard's own bookkeeping (the demo marker)
+
+# Opening a file that is not DuckDB's (a SQLite database, say) must not make DuckDB fetch an extension.
+NO_EXTENSIONS: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 _LOCKED = re.compile(r"Conflicting lock is held in (?P<holder>.+?) \(PID (?P<pid>\d+)\)")
 
@@ -48,29 +51,29 @@ def ensure_database(path: Path, storage_version: str = DEFAULT_STORAGE_VERSION) 
 
 @contextmanager
 def writer_lock(path: Path, timeout_s: float = 600.0) -> Iterator[None]:
-    """Hold ``<db>.lock`` exclusively: one runyard writer per database file, others wait."""
+    """Hold ``<db>.lock`` exclusively: one runyard writer per database file, others wait.
+
+    The holder removes the file when it is done. A waiter that then gets the lock holds it on a
+    file no longer at that path, sees so (the inode differs) and takes the new one instead; a
+    lock file left by a process that was killed is taken over and removed by the next sync.
+    """
     lock_path = path.with_name(path.name + ".lock")
-    try:
-        lock_path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a+")  # noqa: SIM115 - closed by the with below
-    except OSError as exc:  # a read-only or full disk, a directory we may not write
-        raise database_error(path, exc) from None
-    with handle:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            lock_path.parent.mkdir(parents=True, exist_ok=True)
+            handle = open(lock_path, "a+")  # noqa: SIM115 - closed below
+        except OSError as exc:  # a read-only or full disk, a directory we may not write
+            raise database_error(path, exc) from None
+        try:
+            _wait_for_lock(handle, path, deadline, timeout_s)
+            if _same_file(handle, lock_path):
                 break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "unknown"
-                    raise DatabaseError(
-                        "runyard",
-                        f"another runyard sync (PID {holder}) has been writing {path} for over {timeout_s:.0f}s",
-                        "Wait for it to finish, or stop it, then run this sync again.",
-                    ) from None
-                time.sleep(0.2)
+        except BaseException:
+            handle.close()
+            raise
+        handle.close()  # the holder before us removed it: lock the file now at that path
+    with handle:
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))
@@ -78,7 +81,32 @@ def writer_lock(path: Path, timeout_s: float = 600.0) -> Iterator[None]:
         try:
             yield
         finally:
+            lock_path.unlink(missing_ok=True)
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _wait_for_lock(handle: Any, path: Path, deadline: float, timeout_s: float) -> None:
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                handle.seek(0)
+                holder = handle.read().strip() or "unknown"
+                raise DatabaseError(
+                    "runyard",
+                    f"another runyard sync (PID {holder}) has been writing {path} for over {timeout_s:.0f}s",
+                    "Wait for it to finish, or stop it, then run this sync again.",
+                ) from None
+            time.sleep(0.2)
+
+
+def _same_file(handle: Any, path: Path) -> bool:
+    try:
+        return os.fstat(handle.fileno()).st_ino == path.stat().st_ino
+    except FileNotFoundError:
+        return False
 
 
 @contextmanager
@@ -134,10 +162,13 @@ def connect(path: Path, *, read_only: bool, wait_s: float = 10.0) -> Iterator[du
     """A connection; a reader retries briefly while a sync holds the file."""
     if read_only and not path.exists():
         raise DatabaseError("runyard", f"{path} does not exist", "Run `runyard sync` (or `runyard demo`) first.")
+    _refuse_other_formats(path)
+    # Readers can reach nothing outside the file: no COPY ... TO, EXPORT, ATTACH, INSTALL or file reads.
+    config: dict[str, Any] = {**NO_EXTENSIONS, "enable_external_access": False} if read_only else {}
     deadline = time.monotonic() + wait_s
     while True:
         try:
-            con = duckdb.connect(str(path), read_only=read_only)
+            con = duckdb.connect(str(path), read_only=read_only, config=config)
             break
         except duckdb.IOException as exc:
             if not (_LOCKED.search(str(exc)) and time.monotonic() < deadline):
@@ -147,6 +178,22 @@ def connect(path: Path, *, read_only: bool, wait_s: float = 10.0) -> Iterator[du
         yield con
     finally:
         con.close()
+
+
+def _refuse_other_formats(path: Path) -> None:
+    """A file that is not DuckDB's is refused by its header, before DuckDB tries an extension to read it."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError:
+        return  # missing or unreadable: DuckDB's own error says which
+    if len(header) >= 12 and header[8:12] != b"DUCK":
+        kind = "a SQLite database" if header.startswith(b"SQLite format 3") else "not a DuckDB database file"
+        raise DatabaseError(
+            "runyard",
+            f"{path} is {kind}",
+            "runyard reads and writes DuckDB files: pass --db with a new path or a file runyard created.",
+        )
 
 
 @dataclass(frozen=True)
@@ -192,6 +239,40 @@ def publish(con: duckdb.DuckDBPyConnection, target: Path, storage_version: str =
             "Check that the directory is writable and has space, then run the sync again.",
         ) from None
     return Published(target, time.monotonic() - started, target.stat().st_size)
+
+
+def check_publish_target(target: Path, *, ours: bool) -> None:
+    """Publishing replaces ``target``: allowed for a new path, an empty file and a copy runyard published.
+
+    ``ours``: the warehouse recorded publishing to this path. Anything else (another application's
+    DuckDB file, a text file) is a ConfigError naming the file; ``--force`` skips this check.
+    """
+    if ours or not target.exists():
+        return
+    if target.is_dir():
+        reason = "it is a directory"
+    elif target.stat().st_size == 0:
+        return
+    else:
+        try:
+            with duckdb.connect(str(target), read_only=True, config=NO_EXTENSIONS) as con:
+                if (
+                    not has_any_table(con)
+                    or con.execute(
+                        "select 1 from information_schema.tables where table_schema = ? and table_name = 'meta'",
+                        [RUNYARD_SCHEMA],
+                    ).fetchall()
+                ):
+                    return
+            reason = "it is a DuckDB database runyard did not write"
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            reason = "it is not a DuckDB file" if "not a valid DuckDB" in first else f"it cannot be checked ({first})"
+    raise ConfigError(
+        "runyard",
+        f"--publish would replace {target}, and {reason}",
+        "Publish to a new path or to a copy runyard published before; pass --force to replace this file anyway.",
+    )
 
 
 def storage_version(con: duckdb.DuckDBPyConnection) -> str:

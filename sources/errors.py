@@ -7,9 +7,11 @@ render or inspect them the same way.
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from collections.abc import Iterator
+from urllib.parse import quote, quote_plus
 
 _MASK = "****"
 
@@ -27,7 +29,7 @@ class SecretRegistry:
             for value in values:
                 # Very short values would mask ordinary words; real keys are long.
                 if value and len(value) >= 6:
-                    self._secrets.add(value)
+                    self._secrets.update(renderings(value))
             self._pattern = (
                 re.compile("|".join(re.escape(s) for s in sorted(self._secrets, key=len, reverse=True)))
                 if self._secrets
@@ -37,6 +39,26 @@ class SecretRegistry:
     def redact(self, text: str) -> str:
         pattern = self._pattern
         return pattern.sub(_MASK, text) if pattern else text
+
+
+def renderings(value: str) -> set[str]:
+    """``value`` in every form an error message can show it.
+
+    A key with a line break or a non-ASCII character is printed escaped by ``repr`` (``b'...\\n...'``
+    from h11's "Illegal header value"), by JSON and by URL encoding; a message can also be wrapped
+    at the break, so each long piece between control characters is a secret of its own too.
+    """
+    forms = {
+        value,
+        repr(value)[1:-1],
+        repr(value.encode("utf-8", "backslashreplace"))[2:-1],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        quote(value, safe=""),
+        quote_plus(value, safe=""),
+    }
+    forms.update(piece for piece in re.split(r"[\x00-\x20\x7f]+", value) if len(piece) >= 8)
+    return {form for form in forms if form}
 
 
 secrets = SecretRegistry()

@@ -16,6 +16,7 @@ import logging
 import math
 import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -23,7 +24,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 import httpx
 import orjson
@@ -55,12 +56,25 @@ def validate_base_url(url: str, source: str, setting: str, example: str) -> str:
     ``http://`` is allowed only for loopback hosts (the sandbox, a local proxy); every other
     host must be reached over https so keys never cross a network in clear text.
     """
-    parts = urlsplit(url.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url.strip())
+        hostname, _ = parts.hostname, parts.port  # both parse lazily and raise ValueError
+    except ValueError as exc:
+        raise ConfigError(
+            source, f"{setting}={url!r} is not a URL ({exc})", f"Set it to a base URL such as {example}."
+        ) from None
+    if "@" in parts.netloc:
+        secrets.add(parts.password, parts.username)
+        raise ConfigError(
+            source,
+            f"{setting} holds a user name or password in the URL (shown as {_without_userinfo(parts)!r})",
+            "Keys belong in the key settings, not in the base URL: remove the 'user:password@' part.",
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
         raise ConfigError(
             source, f"{setting}={url!r} is not an http(s) URL", f"Set it to a base URL such as {example}."
         )
-    if parts.scheme == "http" and not _is_loopback(parts.hostname):
+    if parts.scheme == "http" and not _is_loopback(hostname):
         raise ConfigError(
             source,
             f"{setting}={url!r} uses plain http to a non-loopback host ({parts.hostname}); "
@@ -74,6 +88,10 @@ def validate_base_url(url: str, source: str, setting: str, example: str) -> str:
             f"Use a bare base URL such as {example}.",
         )
     return url.strip().rstrip("/")
+
+
+def _without_userinfo(parts: SplitResult) -> str:
+    return parts._replace(netloc="****@" + parts.netloc.rpartition("@")[2]).geturl()
 
 
 def _is_loopback(host: str) -> bool:
@@ -344,14 +362,9 @@ class ApiClient:
                 received = b"".join(response.iter_bytes()) if response.is_success else response.read()
         except httpx.TransportError as exc:
             self.stats.count(endpoint, 0)
-            if _certificate_refused(exc):
-                raise UpstreamError(
-                    self.source,
-                    f"the TLS certificate of {self.base_url} could not be verified ({redact(str(exc))})",
-                    "runyard always verifies certificates. If the host uses a private CA, point SSL_CERT_FILE "
-                    "(or SSL_CERT_DIR) at a bundle that includes it; otherwise check the base URL.",
-                ) from None
-            raise _Retryable(f"{type(exc).__name__}: {redact(str(exc)) or 'connection problem'}") from None
+            _raise_if_unhealable(exc, self.source, self.base_url)
+            host = urlsplit(self.base_url).netloc
+            raise _Retryable(f"{type(exc).__name__} from {host}: {redact(str(exc)) or 'connection problem'}") from None
         finally:
             if self.pacer:
                 self.pacer.release(answered)
@@ -453,12 +466,39 @@ def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()
 
 
-def _certificate_refused(exc: BaseException) -> bool:
-    """A TLS verification failure: retrying cannot help, and nothing here ever turns verification off."""
-    return any(
-        isinstance(seen, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(seen)
-        for seen in causes(exc)
-    )
+def _raise_if_unhealable(exc: httpx.TransportError, source: str, base_url: str) -> None:
+    """Transport failures that the same request will meet again: raised at once instead of retried."""
+    host = urlsplit(base_url).hostname or base_url
+    seen = list(causes(exc))
+    if isinstance(exc, httpx.LocalProtocolError):  # the request itself cannot be sent (a header value)
+        raise ConfigError(
+            source,
+            f"a request to {host} could not be sent: {redact(str(exc))}",
+            "Check the key settings for characters a header cannot carry; nothing was sent.",
+        ) from None
+    if any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e) for e in seen):
+        raise UpstreamError(
+            source,
+            f"the TLS certificate of {base_url} could not be verified ({redact(str(exc))})",
+            "runyard always verifies certificates. If the host uses a private CA, point SSL_CERT_FILE "
+            "(or SSL_CERT_DIR) at a bundle that includes it; otherwise check the base URL.",
+        ) from None
+    if any(isinstance(e, ssl.SSLError) for e in seen) or "WRONG_VERSION_NUMBER" in str(exc):
+        raise UpstreamError(
+            source,
+            f"{host} did not answer TLS on {base_url} ({redact(str(exc))})",
+            "The port may serve plain http: check the scheme and port of the base URL.",
+        ) from None
+    if any(isinstance(e, socket.gaierror) and e.errno in _NO_SUCH_HOST for e in seen):
+        raise UpstreamError(
+            source,
+            f"the host {host} of {base_url} does not exist (DNS: {redact(str(exc))})",
+            "Check the spelling of the base URL or site setting.",
+        ) from None
+
+
+# getaddrinfo's "no such name" answers; EAI_AGAIN (a resolver that is down for now) stays retried.
+_NO_SUCH_HOST = frozenset(getattr(socket, name) for name in ("EAI_NONAME", "EAI_NODATA") if hasattr(socket, name))
 
 
 def _backoff_hook(max_wait: float) -> Callable[[Exception], bool | float]:

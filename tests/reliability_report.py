@@ -2,7 +2,7 @@
 
     uv run python -m tests.reliability_report
 
-It runs the fault, crash, drift, bad-input and security scenarios (the tests named in SCENARIOS)
+It runs the fault, crash, drift, bad-input, security and hostile-input scenarios (the tests named in SCENARIOS)
 and prints one Markdown row per scenario: what was done, the cases it covered, and the result.
 """
 
@@ -28,6 +28,7 @@ SCENARIOS = (
     "tests/test_publish.py::test_a_program_holding_the_working_file_makes_sync_wait_then_fail_clearly",
     "tests/test_security.py",
     "tests/test_flows.py::test_credential_and_config_errors_fail_at_once_with_the_cli_message",
+    "tests/test_hostile.py",
 )
 
 

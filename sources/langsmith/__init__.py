@@ -14,17 +14,16 @@ import dlt
 import pyarrow as pa
 from dlt.sources import DltResource
 
-from sources.arrow_tables import json_hints, parse_timestamp
+from sources.arrow_tables import json_hints
 from sources.errors import ConfigError
 from sources.http_client import DEFAULT_ATTEMPTS, RetryPolicy, SourceStats, validate_base_url
 from sources.langsmith.client import SOURCE, make_client
 from sources.langsmith.run_table import json_columns, normalize_selects
-from sources.langsmith.runs import RunQuery, RunsReader
+from sources.langsmith.runs import RunQuery, RunsReader, parse_initial_start
 from sources.langsmith.settings import (
     DEFAULT_BASE_URL,
     DEFAULT_CONCURRENCY,
     DEFAULT_FEEDBACK_LOOKBACK_HOURS,
-    DEFAULT_INITIAL_DAYS,
     DEFAULT_SELECTS,
     DEFAULT_WINDOW_HOURS,
 )
@@ -96,7 +95,7 @@ def langsmith(
             "SOURCES__LANGSMITH__FEEDBACK_LOOKBACK_HOURS=72.",
         )
     tokens = normalize_selects(selects)
-    start = _initial_start(initial_start)
+    start = parse_initial_start(initial_start, datetime.now(UTC))
 
     @dlt.resource(
         name=RUNS_RESOURCE,
@@ -131,19 +130,3 @@ def langsmith(
     if full_refresh:
         runs.apply_hints(write_disposition="replace")
     return [runs]
-
-
-def _initial_start(value: str | None) -> datetime:
-    if not value:
-        return datetime.now(UTC) - timedelta(days=DEFAULT_INITIAL_DAYS)
-    try:
-        start = parse_timestamp(value)
-    except ValueError:
-        start = None
-    if start is None or start.tzinfo is None:
-        raise ConfigError(
-            SOURCE,
-            f"SOURCES__LANGSMITH__INITIAL_START={value!r} is not an RFC 3339 timestamp with a time zone",
-            "For example SOURCES__LANGSMITH__INITIAL_START=2026-01-01T00:00:00Z.",
-        )
-    return start

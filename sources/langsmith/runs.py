@@ -25,6 +25,8 @@ Why the sync looks the way it does:
   start (the default window would hide them), in batches of 1000, without the row filters
   (a run that matched ``has_error=false`` while pending must still get its final state).
   Runs the refresh no longer finds (deleted, past retention) are dropped from the set.
+- ``INITIAL_START`` moved earlier than any sync walked from (``covered_from``): the gap is
+  walked once, said in the output. Moved later, nothing is read again or removed.
 - Late feedback: feedback usually lands after a run ended (human review, online evaluators, a
   user's rating days later), and a finished run's start time never comes round again. So every
   incremental sync also asks, in one walk over ``[INITIAL_START, walk start)``, for the runs
@@ -62,7 +64,7 @@ from sources.http_client import ApiClient
 from sources.langsmith.client import SOURCE, iter_run_pages
 from sources.langsmith.refusals import is_refusal, refused_selects
 from sources.langsmith.run_table import REQUIRED_SELECTS, RunTables, normalize_selects
-from sources.langsmith.settings import FEEDBACK_CONDITION, PAGE_SIZE
+from sources.langsmith.settings import DEFAULT_INITIAL_DAYS, FEEDBACK_CONDITION, PAGE_SIZE
 from sources.langsmith.windows import Window, fetch_concurrently, plan_windows
 from sources.paging import Restart, restartable
 from sources.rereads import Rereads
@@ -114,6 +116,33 @@ class RunQuery:
         return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS).decode()
 
 
+def parse_initial_start(value: str | None, now: datetime) -> datetime:
+    """``SOURCES__LANGSMITH__INITIAL_START`` (default: DEFAULT_INITIAL_DAYS before ``now``); ConfigError if unusable.
+
+    A start in the future would read nothing and leave a cursor past every run: refused.
+    """
+    if not value:
+        return now - timedelta(days=DEFAULT_INITIAL_DAYS)
+    try:
+        start: datetime | None = parse_timestamp(value)
+    except ValueError:
+        start = None
+    if start is None or start.tzinfo is None:
+        raise ConfigError(
+            SOURCE,
+            f"SOURCES__LANGSMITH__INITIAL_START={value!r} is not an RFC 3339 timestamp with a time zone",
+            "For example SOURCES__LANGSMITH__INITIAL_START=2026-01-01T00:00:00Z.",
+        )
+    if start > now:
+        raise ConfigError(
+            SOURCE,
+            f"SOURCES__LANGSMITH__INITIAL_START={value!r} is in the future (now is {rfc3339(now)}), so there is "
+            "nothing to read yet",
+            f"Use the earliest start time to load, e.g. SOURCES__LANGSMITH__INITIAL_START={now:%Y-%m-01T00:00:00Z}.",
+        )
+    return start
+
+
 def rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
@@ -129,6 +158,7 @@ class RunsReader:
          "refused_selects": ["<token the server refused>", ...],
          "feedback_query_refused": "<the server's answer>",   # only once it refused
          "late_feedback": "<how late feedback is followed, for status>",
+         "covered_from": "<the earliest INITIAL_START walked: an earlier one backfills the gap>",
          "digests": {"<run id>": "<digest>", ...}}   # of the runs the next sync reads again
     """
 
@@ -193,8 +223,19 @@ class RunsReader:
         walks: list[tuple[Iterator[pa.Table], datetime | None]] = [
             (self._walk(plan_windows(start, self.now, self.window)), reread_from)
         ]
-        if cursor is not None and not feedback_refused and start > self.initial_start:
-            walks.append((self._late_feedback(cursor - INGEST_LAG, start), None))  # all may be read again
+        covered = parse_timestamp(self.state.get("covered_from") or rfc3339(self.initial_start))
+        if cursor is not None and self.initial_start < covered:
+            self.warnings.append(
+                f"SOURCES__LANGSMITH__INITIAL_START moved earlier ({rfc3339(covered)} -> "
+                f"{rfc3339(self.initial_start)}): this sync also reads the runs that started in between"
+            )
+            # Up to where the window walk starts (a look-back may reach below the old start); kept
+            # digests only for pending runs, as for any walk below the next sync's start.
+            walks.append((self._walk(plan_windows(self.initial_start, min(covered, start), self.window)), self.now))
+        feedback_from = max(self.initial_start, covered)  # below it, this sync reads every run anyway
+        if cursor is not None and not feedback_refused and start > feedback_from:
+            # Every run it finds may be read again: digests kept for all (keep_from None).
+            walks.append((self._late_feedback(cursor - INGEST_LAG, feedback_from, start), None))
         emitted = 0
         for pages, keep_from in walks:
             for batch in _batched(pages, EMIT_BATCH_ROWS):
@@ -222,6 +263,7 @@ class RunsReader:
             cursor=rfc3339(cursor if quiet and cursor is not None else max(self.now, cursor or self.now)),
             pending=tracker.pending,
             scope=scope,
+            covered_from=rfc3339(self.initial_start if cursor is None else min(covered, self.initial_start)),
             late_feedback=self._feedback_mode(),
             digests=rereads.current,
         )
@@ -245,10 +287,11 @@ class RunsReader:
         """The fallback: the window walk reaches back ``feedback_lookback`` (never before INITIAL_START)."""
         return max(min(start, self.now - self.feedback_lookback), self.initial_start)
 
-    def _late_feedback(self, since: datetime, walked_from: datetime) -> Iterator[pa.Table]:
+    def _late_feedback(self, since: datetime, lower: datetime, walked_from: datetime) -> Iterator[pa.Table]:
         """Runs that started before this sync's window walk and whose feedback changed since ``since``.
 
-        One walk over ``[INITIAL_START, walked_from)``: later runs were just read whole. A server
+        One walk over ``[lower, walked_from)`` (``lower``: INITIAL_START, or where a backfill of an
+        earlier INITIAL_START ends): the other runs were just read whole. A server
         that refuses the feedback parameters switches this and every later sync to the fallback.
         """
         user_filter = self.query.filter
@@ -258,7 +301,7 @@ class RunsReader:
             "max_feedback_modified_at": rfc3339(self.now),
         }
         try:
-            yield from self._fetch_window((self.initial_start, walked_from), extra=extra, label="late feedback")
+            yield from self._fetch_window((lower, walked_from), extra=extra, label="late feedback")
         except UpstreamError as exc:
             if not is_refusal(exc) or isinstance(exc, CursorRejected):
                 raise
@@ -276,7 +319,7 @@ class RunsReader:
                 f"(min_feedback_modified_at; it answered {exc.status}: {answer[:200]}); {fallback}. "
                 "It is tried again after the next --full-refresh"
             )
-            lookback = self._lookback_start(walked_from)
+            lookback = max(self._lookback_start(walked_from), lower)
             if lookback < walked_from:
                 yield from self._walk(plan_windows(lookback, walked_from, self.window))
 
