@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import duckdb
+import httpx
 import pytest
 
 from sandbox import Sandbox
@@ -269,6 +270,8 @@ def test_serve_stops_on_sigterm_with_runs_cancelled_schedules_paused_and_one_lin
         states = [state for (state,) in db.execute("select state_type from flow_run order by created")]
         paused = [flag for (flag,) in db.execute("select paused from deployment")]
     assert states == ["FAILED", "CANCELLED"] and len(paused) == 6 and all(paused), (states, paused)
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{api}/health", timeout=2)  # the local server stopped with it
 
 
 # -- 7. errors that say what to do ---------------------------------------------------------

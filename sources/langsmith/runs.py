@@ -477,13 +477,16 @@ class _PendingTracker:
         if len(self._known):
             self.seen.update(ids.filter(pc.is_in(ids, value_set=self._known)).to_pylist())
         running = _running(page).fill_null(False)
+        # Columns are filtered one by one: filtering the page would copy every column of it.
         if self.pending:  # only runs seen pending earlier in this sync can stop being pending
-            done = page.filter(pc.invert(running))["id"]
+            done = ids.filter(pc.invert(running))
             for run_id in done.filter(pc.is_in(done, value_set=pa.array(list(self.pending)))).to_pylist():
                 del self.pending[run_id]
-        started = page.filter(pc.and_(running, pc.is_valid(page["start_time"])))
-        for run_id, start in zip(started["id"].to_pylist(), started["start_time"].to_pylist(), strict=True):
-            self.pending[run_id] = rfc3339(start)
+        started = pc.and_(running, pc.is_valid(page["start_time"]))
+        if pc.any(started).as_py():
+            starts = page["start_time"].filter(started).to_pylist()
+            for run_id, start in zip(ids.filter(started).to_pylist(), starts, strict=True):
+                self.pending[run_id] = rfc3339(start)
 
 
 def _check_page_order(
