@@ -147,15 +147,14 @@ def datadog_settings() -> DatadogSettings:
     """Datadog settings from config. Raises MissingCredentials or ConfigError."""
     api_key = secret("sources.datadog.api_key", alias="DD_API_KEY")
     app_key = secret("sources.datadog.app_key", alias="DD_APP_KEY")
-    missing = [name for name, value in (("DD_API_KEY", api_key), ("DD_APP_KEY", app_key)) if not value]
-    if missing:
+    if not api_key or not app_key:
+        missing = [name for name, value in (("DD_API_KEY", api_key), ("DD_APP_KEY", app_key)) if not value]
         raise MissingCredentials(
             "datadog",
             f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} not set",
             "Set DD_API_KEY and DD_APP_KEY (or SOURCES__DATADOG__API_KEY / SOURCES__DATADOG__APP_KEY, or "
             f"api_key/app_key under [sources.datadog] in .dlt/secrets.toml); create keys at {DATADOG_KEYS_URL}.",
         )
-    assert api_key and app_key
     site = lookup("sources.datadog.site", alias="DD_SITE") or DEFAULT_SITE
     base_url = datadog_base_url(site, lookup("sources.datadog.base_url"))
     statuses = listing("sources.datadog.model_lab_statuses")

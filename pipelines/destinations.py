@@ -353,18 +353,21 @@ def user_tables(session: Session) -> list[tuple[str, str]]:
     ]
 
 
-def foreign_tables(session: Session, dataset: str, tables: tuple[str, ...]) -> list[str]:
-    """Tables runyard would write that exist already, in a dataset dlt never wrote as ``dataset``.
+def foreign_tables(session: Session, wanted: dict[str, set[str]]) -> list[str]:
+    """Of the tables runyard would write (dataset -> tables), those that exist in a dataset dlt never wrote.
 
     dlt records each schema it creates tables for in ``<dataset>._dlt_version`` before the first
     rows land, so a table without that record belongs to another application.
     """
-    clash = sorted({t for s, t in user_tables(session) if s == dataset} & set(tables))
-    if not clash or _rows_unless_missing(
-        session, f"select 1 from {dataset}._dlt_version where schema_name = '{dataset}' limit 1"
-    ):
-        return []
-    return [f"{dataset}.{table}" for table in clash]
+    existing = user_tables(session)
+    foreign = []
+    for dataset, tables in wanted.items():
+        clash = sorted({t for s, t in existing if s == dataset} & tables)
+        if clash and not _rows_unless_missing(
+            session, f"select 1 from {dataset}._dlt_version where schema_name = '{dataset}' limit 1"
+        ):
+            foreign += [f"{dataset}.{table}" for table in clash]
+    return foreign
 
 
 def table_counts(session: Session) -> dict[str, int]:

@@ -168,7 +168,7 @@ def sync(
         full_refresh=full_refresh, model_lab_run_ids=tuple(model_lab_run_ids), topic_discovery=topic_discovery
     )
     plan: list[SourceSpec] = []
-    results: list[SyncResult] = []
+    skipped: dict[str, list[str]] = {}  # upstream without credentials -> the sources it leaves out
     for name in names:
         missing = settings.missing_for(SOURCES[name].upstream)
         if missing is None:
@@ -176,21 +176,21 @@ def sync(
         elif explicit:
             raise missing
         else:
-            results.append(SyncResult(name, "skipped"))
+            skipped.setdefault(SOURCES[name].upstream, []).append(name)
+    unset = {upstream: missing for upstream in skipped if (missing := settings.missing_for(upstream))}
     if not plan:
-        reasons = dict.fromkeys(m.cause for r in results if (m := settings.missing_for(SOURCES[r.source].upstream)))
         raise ConfigError(
             "runyard",
-            f"no source is configured ({'; '.join(reasons)})",
+            f"no source is configured ({'; '.join(m.cause for m in unset.values())})",
             "Set the keys of at least one upstream (see the README's configuration), or try runyard against "
             "the built-in sandbox with `runyard demo`.",
         )
-    for upstream in dict.fromkeys(SOURCES[r.source].upstream for r in results):  # one notice per upstream
-        skipped = [r for r in results if SOURCES[r.source].upstream == upstream]
-        missing = settings.missing_for(upstream)
-        assert missing is not None
-        skipped[0].notices.append(f"{missing.message} Skipped {' and '.join(r.source for r in skipped)}.")
+    results: list[SyncResult] = []
+    for upstream, left_out in skipped.items():  # the notice once per upstream, on its first source
+        notice = f"{unset[upstream].message} Skipped {' and '.join(left_out)}."
+        results += [SyncResult(name, "skipped", notices=[notice] if i == 0 else []) for i, name in enumerate(left_out)]
     configure_dlt()
+    _remove_abandoned_workdirs()
     target = open_warehouse(run_settings.destination, db_path, run_settings.duckdb_memory_limit)
     created = target.prepare(run_settings.storage_version)
     try:
@@ -255,7 +255,6 @@ def _sync_one(
     collector = progress(spec.name, stats) if progress else None
     monitoring: dict[str, Any] = {"progress": collector} if collector else {}  # else dlt's default, none
     try:
-        _remove_abandoned_workdirs()
         with tempfile.TemporaryDirectory(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-") as workdir:
             pipeline = dlt.pipeline(
                 pipeline_name=f"runyard_{spec.upstream}",
@@ -316,7 +315,10 @@ def _resource_states(pipeline: dlt.Pipeline, upstream: str) -> dict[str, Any]:
 
 def _refuse_foreign_tables(session: Session, plan: list[SourceSpec], target: Warehouse) -> None:
     """Before anything is written: tables of runyard's names that another application created stop the sync."""
-    foreign = [table for spec in plan for table in foreign_tables(session, spec.upstream, spec.tables)]
+    wanted: dict[str, set[str]] = {}
+    for spec in plan:
+        wanted.setdefault(spec.upstream, set()).update(spec.tables)
+    foreign = foreign_tables(session, wanted)
     if foreign:
         raise ConfigError(
             "runyard",

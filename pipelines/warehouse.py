@@ -182,18 +182,24 @@ def connect(path: Path, *, read_only: bool, wait_s: float = 10.0) -> Iterator[du
 
 def _refuse_other_formats(path: Path) -> None:
     """A file that is not DuckDB's is refused by its header, before DuckDB tries an extension to read it."""
-    try:
-        with path.open("rb") as handle:
-            header = handle.read(16)
-    except OSError:
-        return  # missing or unreadable: DuckDB's own error says which
-    if len(header) >= 12 and header[8:12] != b"DUCK":
-        kind = "a SQLite database" if header.startswith(b"SQLite format 3") else "not a DuckDB database file"
+    if kind := _other_format(path):
         raise DatabaseError(
             "runyard",
             f"{path} is {kind}",
             "runyard reads and writes DuckDB files: pass --db with a new path or a file runyard created.",
         )
+
+
+def _other_format(path: Path) -> str | None:
+    """What a non-empty file that is not a DuckDB database is, from its header; None for DuckDB's (or unreadable)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(16)
+    except OSError:
+        return None  # missing or unreadable: DuckDB's own error says which
+    if not header or header[8:12] == b"DUCK":  # an empty file becomes a new database
+        return None
+    return "a SQLite database" if header.startswith(b"SQLite format 3") else "not a DuckDB database file"
 
 
 @dataclass(frozen=True)
@@ -253,6 +259,8 @@ def check_publish_target(target: Path, *, ours: bool) -> None:
         reason = "it is a directory"
     elif target.stat().st_size == 0:
         return
+    elif kind := _other_format(target):
+        reason = f"it is {kind}"
     else:
         try:
             with duckdb.connect(str(target), read_only=True, config=NO_EXTENSIONS) as con:
@@ -266,8 +274,7 @@ def check_publish_target(target: Path, *, ours: bool) -> None:
                     return
             reason = "it is a DuckDB database runyard did not write"
         except duckdb.Error as exc:
-            first = str(exc).splitlines()[0]
-            reason = "it is not a DuckDB file" if "not a valid DuckDB" in first else f"it cannot be checked ({first})"
+            reason = f"it cannot be checked ({str(exc).splitlines()[0]})"
     raise ConfigError(
         "runyard",
         f"--publish would replace {target}, and {reason}",

@@ -63,8 +63,7 @@ def validate_base_url(url: str, source: str, setting: str, example: str) -> str:
         raise ConfigError(
             source, f"{setting}={url!r} is not a URL ({exc})", f"Set it to a base URL such as {example}."
         ) from None
-    if "@" in parts.netloc:
-        secrets.add(parts.password, parts.username)
+    if "@" in parts.netloc:  # the message shows the URL without them
         raise ConfigError(
             source,
             f"{setting} holds a user name or password in the URL (shown as {_without_userinfo(parts)!r})",
@@ -483,7 +482,7 @@ def _raise_if_unhealable(exc: httpx.TransportError, source: str, base_url: str) 
             "runyard always verifies certificates. If the host uses a private CA, point SSL_CERT_FILE "
             "(or SSL_CERT_DIR) at a bundle that includes it; otherwise check the base URL.",
         ) from None
-    if any(isinstance(e, ssl.SSLError) for e in seen) or "WRONG_VERSION_NUMBER" in str(exc):
+    if any(isinstance(e, ssl.SSLError) for e in seen):
         raise UpstreamError(
             source,
             f"{host} did not answer TLS on {base_url} ({redact(str(exc))})",

@@ -7,8 +7,6 @@ come from the environment, as for ``runyard sync``.
 from __future__ import annotations
 
 import os
-import queue
-import re
 import signal
 import subprocess
 import sys
@@ -37,6 +35,7 @@ from pipelines.registry import SOURCES
 from sandbox import Sandbox
 from sources.errors import ConfigError, SyncError
 from tests.conftest import REPO, rows
+from tests.serve_helpers import Served, prefect_api
 
 FAKE_KEY = "dd-fake-DO-NOT-LEAK-5b7e0c2d"
 TOPIC_TABLE = "datadog.topic_discovery_runs"
@@ -345,23 +344,6 @@ def test_local_server_that_does_not_start_in_time_is_stopped(tmp_path: Path) -> 
     assert (tmp_path / "home" / "server.log").exists()
 
 
-def _server_busy(exc: Exception) -> bool:
-    return isinstance(exc, httpx.HTTPStatusError) and exc.response.status_code == 503
-
-
-def _prefect_api(method: str, url: str, **kwargs: Any) -> Any:
-    """One call to the Prefect API, retried on 503 as Prefect's own client does.
-
-    The local server answers 503 while its SQLite file is busy (here its scheduler writes every
-    second).
-    """
-    for attempt in stamina.retry_context(on=_server_busy, attempts=10, wait_max=1.0):
-        with attempt:
-            response = httpx.request(method, url, **kwargs)
-            response.raise_for_status()
-    return response.json()
-
-
 def test_serve_starts_its_own_server_runs_flows_and_stops_it(box: Sandbox, tmp_path: Path) -> None:
     """`runyard serve` with no PREFECT_API_URL: local server, a triggered run, one line per run, clean stop."""
     env = {
@@ -371,39 +353,17 @@ def test_serve_starts_its_own_server_runs_flows_and_stops_it(box: Sandbox, tmp_p
         "PREFECT_SERVER_SERVICES_SCHEDULER_RECENT_DEPLOYMENTS_LOOP_SECONDS": "1",
         "COLUMNS": "200",
     }
-    serve = subprocess.Popen(
-        [sys.executable, "-m", "pipelines.cli", "serve", "--db", "served.duckdb"],
-        cwd=tmp_path,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    seen: list[str] = []
-    threading.Thread(target=lambda: [lines.put(line.rstrip()) for line in serve.stderr], daemon=True).start()
-
-    def wait_for(pattern: str, timeout: float = 60) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                seen.append(lines.get(timeout=0.5))
-            except queue.Empty:
-                assert serve.poll() is None, "\n".join(seen)
-                continue
-            if match := re.search(pattern, seen[-1]):
-                return match
-        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(seen))
+    serve = Served("--db", "served.duckdb", env=env, cwd=tmp_path)
+    wait_for, seen = serve.wait_for, serve.seen
 
     try:
         api = wait_for(r"Prefect API (http://127\.0\.0\.1:\d+/api)")[1]
         wait_for(r"^Serving")
-        deployment = _prefect_api("GET", f"{api}/deployments/name/sync-langsmith/runyard")
-        _prefect_api("POST", f"{api}/deployments/{deployment['id']}/create_flow_run", json={})
+        deployment = prefect_api("GET", f"{api}/deployments/name/sync-langsmith/runyard")
+        prefect_api("POST", f"{api}/deployments/{deployment['id']}/create_flow_run", json={})
         wait_for(r"sync-langsmith \(.+\) started")
         done = wait_for(r"sync-langsmith \(.+\) completed: (\d+) rows loaded")
-        scheduled = _prefect_api(
+        scheduled = prefect_api(
             "POST",
             f"{api}/flow_runs/filter",
             json={
@@ -412,16 +372,15 @@ def test_serve_starts_its_own_server_runs_flows_and_stops_it(box: Sandbox, tmp_p
             },
         )
     finally:
-        serve.send_signal(signal.SIGINT)
+        serve.process.send_signal(signal.SIGINT)
         try:
-            serve.wait(timeout=60)
+            serve.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
-            serve.kill()
-            while not lines.empty():
-                seen.append(lines.get())
+            serve.process.kill()
+            serve.drain()
             raise AssertionError("serve did not stop within 60 s of SIGINT:\n" + "\n".join(seen)) from None
 
-    assert serve.returncode == 0, "\n".join(seen)
+    assert serve.process.returncode == 0, "\n".join(seen)
     assert int(done[1]) == rows(tmp_path / "served.duckdb", "select count(*) from langsmith.runs")[0][0] > 0
     assert not any("| INFO" in line or "Traceback" in line for line in seen), "\n".join(seen)  # one line per run
     with pytest.raises(httpx.TransportError):

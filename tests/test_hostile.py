@@ -15,6 +15,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
@@ -24,14 +25,15 @@ import pytest
 from sandbox import Sandbox
 from sources.errors import SecretRegistry
 from tests.conftest import REPO, rows, run_cli
+from tests.serve_helpers import Served, prefect_api
 
 KEY = "ddK3y7Qz9XwPL2mN4vB8rT6yU1oI5eA0"
 
 
 @pytest.fixture
-def box() -> Sandbox:
+def box() -> Iterator[Sandbox]:
     with Sandbox(model_lab_runs=60, langsmith_runs=80, llm_obs_projects=1, llm_obs_records_per_dataset=3) as sandbox:
-        yield sandbox  # type: ignore[misc]
+        yield sandbox
 
 
 def langsmith_env(box: Sandbox, **overrides: str) -> dict[str, str]:
@@ -217,54 +219,32 @@ def test_serve_stops_on_sigterm_with_runs_cancelled_schedules_paused_and_one_lin
 
     A failed run before it prints its one line and nothing else (no "nanobind: leaked" lines).
     """
-    import queue
     import sqlite3
-    import threading
-
-    from tests.test_flows import _prefect_api
 
     env = {**os.environ, **box.env(), "PREFECT_HOME": str(tmp_path / "user-prefect-home"),
            "PREFECT_RUNNER_POLL_FREQUENCY": "1", "COLUMNS": "200"}  # fmt: skip
-    serve = subprocess.Popen([sys.executable, "-m", "pipelines.cli", "serve"], env=env, stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)  # fmt: skip
-    lines: queue.Queue[str] = queue.Queue()
-    seen: list[str] = []
-    assert serve.stderr is not None
-    stream = serve.stderr
-    threading.Thread(target=lambda: [lines.put(line.rstrip()) for line in stream], daemon=True).start()
-
-    def wait_for(pattern: str, timeout: float = 60) -> re.Match[str]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            try:
-                seen.append(lines.get(timeout=0.5))
-            except queue.Empty:
-                continue
-            if match := re.search(pattern, seen[-1]):
-                return match
-        raise AssertionError(f"no line matching {pattern!r} in:\n" + "\n".join(seen))
-
+    serve = Served(env=env)
     try:
-        api = wait_for(r"Prefect API (http://127\.0\.0\.1:\d+/api)")[1]
-        wait_for(r"^Serving")
-        deployment = _prefect_api("GET", f"{api}/deployments/name/sync-langsmith/runyard")["id"]
+        api = serve.wait_for(r"Prefect API (http://127\.0\.0\.1:\d+/api)")[1]
+        serve.wait_for(r"^Serving")
+        deployment = prefect_api("GET", f"{api}/deployments/name/sync-langsmith/runyard")["id"]
         box.faults.add(kind="status", status=400, endpoint="langsmith", count=1)
-        _prefect_api("POST", f"{api}/deployments/{deployment}/create_flow_run", json={})
-        wait_for(r"sync-langsmith \(.+\) failed: langsmith: POST /api/v2/runs/query returned 400")
+        prefect_api("POST", f"{api}/deployments/{deployment}/create_flow_run", json={})
+        serve.wait_for(r"sync-langsmith \(.+\) failed: langsmith: POST /api/v2/runs/query returned 400")
         box.faults.add(kind="latency", endpoint="langsmith", seconds=15, count=None)
-        _prefect_api("POST", f"{api}/deployments/{deployment}/create_flow_run", json={})
-        wait_for(r"sync-langsmith \(.+\) started")
+        prefect_api("POST", f"{api}/deployments/{deployment}/create_flow_run", json={})
+        serve.wait_for(r"sync-langsmith \(.+\) started")
         time.sleep(2)  # the run is waiting on its first answer
-        serve.send_signal(signal.SIGTERM)
-        serve.wait(timeout=60)
+        serve.process.send_signal(signal.SIGTERM)
+        serve.process.wait(timeout=60)
     finally:
-        if serve.poll() is None:
-            serve.kill()
+        if serve.process.poll() is None:
+            serve.process.kill()
     time.sleep(0.5)
-    while not lines.empty():
-        seen.append(lines.get())
+    serve.drain()
+    seen = serve.seen
     after = seen[next(i for i, line in enumerate(seen) if line.startswith("Serving")) + 1 :]
-    assert serve.returncode == 0, "\n".join(seen)
+    assert serve.process.returncode == 0, "\n".join(seen)
     assert len(after) == 4 and after[-1].startswith("stopped: runs in flight were cancelled"), "\n".join(after)
     with sqlite3.connect(tmp_path / ".prefect" / "prefect.db") as db:
         states = [state for (state,) in db.execute("select state_type from flow_run order by created")]

@@ -223,7 +223,7 @@ class RunsReader:
         walks: list[tuple[Iterator[pa.Table], datetime | None]] = [
             (self._walk(plan_windows(start, self.now, self.window)), reread_from)
         ]
-        covered = parse_timestamp(self.state.get("covered_from") or rfc3339(self.initial_start))
+        covered = parse_timestamp(kept) if (kept := self.state.get("covered_from")) else self.initial_start
         if cursor is not None and self.initial_start < covered:
             self.warnings.append(
                 f"SOURCES__LANGSMITH__INITIAL_START moved earlier ({rfc3339(covered)} -> "
