@@ -208,10 +208,12 @@ def status(
     _setup_logging(debug)
     with _errors(debug):
         from pipelines.status import describe, resource_status
+        from pipelines.views import view_states
 
         target = _warehouse(db, destination)
         with target.reading() as session:
             statuses = resource_status(session)
+            views = view_states(session)
             out.print(describe(target, session), highlight=False)
         if not statuses:
             out.print("No source has synced into this warehouse yet.")
@@ -224,6 +226,13 @@ def status(
         for row in statuses:
             table.add_row(row.table, row.last_sync or "never", f"{row.rows:,}", row.cursor)
         out.print(table)
+        if views:
+            listed = Table(title="views not made at the last sync")
+            for column in ("view", "state", "why"):
+                listed.add_column(column, no_wrap=column == "view")
+            for name, state, detail in views:
+                listed.add_row(name, state, detail)
+            out.print(listed)
 
 
 @app.command()

@@ -21,12 +21,14 @@ from typing import Any
 import duckdb
 
 from pipelines import warehouse
+from pipelines.views import SQL_DIR
 
 LANGSMITH = "LangSmith"
 MODEL_LAB = "Datadog Model Lab"
 LLM_OBS = "Datadog LLM Observability"
 TOPIC_DISCOVERY = "Datadog LLM Observability topic discovery"
 
+REPORT_SQL = SQL_DIR / "report"  # one query per file, over the analytics views
 CHART_WIDTH = 1040
 MAX_EXPERIMENTS = 30
 LEADERBOARD_TOP = 5
@@ -117,9 +119,14 @@ def write_report(db_path: Path, out_path: Path) -> ReportSummary:
 # --- data ----------------------------------------------------------------------------------------
 
 
-def _records(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> list[dict[str, Any]]:
-    """Rows as dicts for a Vega-Lite ``data.values``; no rows means nothing to draw."""
-    columns, rows = warehouse.query(con, sql, params)
+def _query(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> tuple[list[str], list[tuple]]:
+    """The report query ``sql/report/<name>.sql`` (its ``$name`` parameters from ``params``)."""
+    return warehouse.query(con, (REPORT_SQL / f"{name}.sql").read_text(), params or None)
+
+
+def _records(con: duckdb.DuckDBPyConnection, name: str, **params: Any) -> list[dict[str, Any]]:
+    """Rows of a report query as dicts for a Vega-Lite ``data.values``; no rows means nothing to draw."""
+    columns, rows = _query(con, name, **params)
     if not rows:
         raise NoData("it has no rows")
     return [{c: _json_value(v) for c, v in zip(columns, row, strict=True)} for row in rows]
@@ -168,7 +175,7 @@ def _status_scale(statuses: set[str]) -> dict[str, Any]:
 
 
 def _langsmith_per_day(query: str, y: dict[str, Any], title: str) -> Callable[[duckdb.DuckDBPyConnection], dict]:
-    """A line per project of ``query``'s ``value`` by ``day`` (it selects day, project_id, value)."""
+    """A line per project of the report query's ``value`` by ``day`` (it selects day, project_id, value)."""
 
     def build(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
         values = _records(con, query)
@@ -190,30 +197,15 @@ def _langsmith_per_day(query: str, y: dict[str, Any], title: str) -> Callable[[d
     return build
 
 
-def _langsmith_daily(value_sql: str, y: dict[str, Any], title: str) -> Callable[[duckdb.DuckDBPyConnection], dict]:
-    return _langsmith_per_day(
-        f"select strftime(usage_date, '%Y-%m-%d') as day, project_id, {value_sql} as value "
-        "from analytics.langsmith_daily_usage group by all order by 1, 2",
-        y,
-        title,
-    )
-
-
 _langsmith_error_rate = _langsmith_per_day(
-    "select strftime(run_date, '%Y-%m-%d') as day, project_id, "
-    "sum(error_count) / nullif(sum(finished_count), 0) as value "
-    "from analytics.langsmith_error_breakdown group by all having sum(finished_count) > 0 order by 1, 2",
+    "langsmith_error_rate_per_day",
     {"title": "error rate (% of finished runs)", "axis": {"format": ".0%"}},
     "LangSmith error rate per day and project",
 )
 
 
 def _langsmith_latency(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    rows = _records(
-        con,
-        "select model_name, median(p50_latency_s) as p50, median(p95_latency_s) as p95, sum(run_count) as runs "
-        "from analytics.langsmith_daily_usage where model_name is not null group by all order by p95 desc",
-    )
+    rows = _records(con, "langsmith_latency_per_model")
     values = [
         {"model": row["model_name"], "percentile": name, "latency_s": row[name], "runs": row["runs"]}
         for row in rows
@@ -239,11 +231,7 @@ def _langsmith_latency(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 
 def _model_lab_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    values = _records(
-        con,
-        "select strftime(cast(created_at at time zone 'UTC' as date), '%Y-%m-%d') as day, status, count(*) as runs "
-        "from analytics.model_lab_run_summary where not is_deleted group by all order by 1, 2",
-    )
+    values = _records(con, "model_lab_runs_per_day_by_status")
     return {
         "title": "Model Lab runs by status, per day created",
         "width": CHART_WIDTH,
@@ -266,26 +254,17 @@ def _model_lab_status(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def leaderboard_metric(con: duckdb.DuckDBPyConnection) -> tuple[str, bool]:
     """The quality metric (loss, accuracy, ...) the most runs logged, else the most logged metric;
     and whether lower values rank first (loss-like names)."""
-    counts = con.execute(
-        "select metric_key from analytics.model_lab_metric_leaderboard group by 1 order by count(*) desc, 1"
-    ).fetchall()
+    _, counts = _query(con, "model_lab_leaderboard_metrics")
     if not counts:
         raise NoData("it has no rows")
-    keys = [k for (k,) in counts]
+    keys = [k for k, _ in counts]
     key = next((k for k in keys if _QUALITY.search(k.lower())), keys[0])
     return key, bool(_LOWER_IS_BETTER.search(key.lower()))
 
 
 def _model_lab_leaderboard(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     key, lowest_first = leaderboard_metric(con)
-    rank = "rank_lowest_first" if lowest_first else "rank_highest_first"
-    values = _records(
-        con,
-        f"select cast(project_id as varchar) as project, run_id, run_name, run_status, latest_value, "
-        f"{rank} as rank, runs_ranked from analytics.model_lab_metric_leaderboard "
-        f"where metric_key = ? and {rank} <= ? order by project_id, rank, run_id",
-        [key, LEADERBOARD_TOP],
-    )
+    values = _records(con, "model_lab_leaderboard", metric_key=key, lowest_first=lowest_first, top=LEADERBOARD_TOP)
     for row in values:
         row["run"] = f"#{row['rank']} {row['run_name']} ({row['run_id']})"
     order = "lowest first" if lowest_first else "highest first"
@@ -316,31 +295,18 @@ def _model_lab_leaderboard(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 
 def _experiment_pairs(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Up to four (metric, statistic) pairs most experiments report; counts say little and are left out."""
-    pairs = con.execute(
-        "select metric_key, statistic from analytics.llmobs_experiment_metrics where statistic <> 'count' "
-        "group by all order by count(*) desc, 1, 2 limit 4"
-    ).fetchall()
+    _, pairs = _query(con, "llmobs_experiment_pairs")
     if not pairs:
         raise NoData("it has no rows")
     return [(k, s) for k, s in pairs]
 
 
-_RECENT_EXPERIMENTS = f"""
-    select experiment_id from analytics.llmobs_experiment_overview
-    where not is_deleted and experiment_id in (select experiment_id from analytics.llmobs_experiment_metrics)
-    order by created_at desc, experiment_id limit {MAX_EXPERIMENTS}
-"""
-
-
 def _experiments(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     pairs = _experiment_pairs(con)
-    values = _records(
-        con,
-        "select m.experiment_name || ' · ' || right(m.experiment_id, 6) as experiment, o.status, "
-        "m.metric_key, m.statistic, m.value from analytics.llmobs_experiment_metrics m "
-        "join analytics.llmobs_experiment_overview o using (experiment_id) "
-        f"where m.experiment_id in ({_RECENT_EXPERIMENTS}) order by o.created_at desc, m.experiment_id",
-    )
+    values = [
+        {k: row[k] for k in ("experiment", "status", "metric_key", "statistic", "value")}
+        for row in _records(con, "llmobs_recent_experiments", limit=MAX_EXPERIMENTS)
+    ]
     order = list(dict.fromkeys(v["experiment"] for v in values))
     panels = []
     for i, (key, statistic) in enumerate(pairs):
@@ -387,29 +353,20 @@ def _experiments(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
 def _experiments_table(con: duckdb.DuckDBPyConnection) -> str:
     """The charted experiments with their project, dataset version, status and metric values."""
     pairs = _experiment_pairs(con)
-    columns, rows = warehouse.query(
-        con,
-        "select experiment_id, experiment_name as experiment, project_name as project, "
-        "dataset_name || ' v' || dataset_version as dataset, status, run_count as runs, "
-        'round(duration_s / 3600, 1) as "duration (h)", '
-        "strftime(created_at at time zone 'UTC', '%Y-%m-%d %H:%M') as \"created (UTC)\" "
-        f"from analytics.llmobs_experiment_overview where experiment_id in ({_RECENT_EXPERIMENTS}) "
-        "order by created_at desc, experiment_id",
-    )
-    metrics = {
-        (experiment_id, key, statistic): value
-        for experiment_id, key, statistic, value in con.execute(
-            "select experiment_id, metric_key, statistic, value from analytics.llmobs_experiment_metrics "
-            f"where experiment_id in ({_RECENT_EXPERIMENTS})"
-        ).fetchall()
-    }
-    head = "".join(f"<th>{html.escape(c)}</th>" for c in [*columns[1:], *(f"{k} {s}" for k, s in pairs)])
+    experiments: dict[str, dict[Any, Any]] = {}
+    for row in _records(con, "llmobs_recent_experiments", limit=MAX_EXPERIMENTS):
+        shown = experiments.setdefault(row["experiment_id"], {
+            "experiment": row["experiment_name"], "project": row["project_name"], "dataset": row["dataset"],
+            "status": row["status"], "runs": row["run_count"],
+            "duration (h)": None if row["duration_s"] is None else round(row["duration_s"] / 3600, 1),
+            "created (UTC)": row["created_utc"],
+        })  # fmt: skip
+        shown[(row["metric_key"], row["statistic"])] = row["value"]
+    columns = ["experiment", "project", "dataset", "status", "runs", "duration (h)", "created (UTC)"]
+    head = "".join(f"<th>{html.escape(c)}</th>" for c in [*columns, *(f"{k} {s}" for k, s in pairs)])
     body = "".join(
-        "<tr>"
-        + "".join(f"<td>{_cell(v)}</td>" for v in row[1:])
-        + "".join(f"<td>{_cell(metrics.get((row[0], k, s)))}</td>" for k, s in pairs)
-        + "</tr>"
-        for row in rows
+        "<tr>" + "".join(f"<td>{_cell(shown.get(c))}</td>" for c in [*columns, *pairs]) + "</tr>"
+        for shown in experiments.values()
     )
     return f'<table id="table-llmobs-experiments"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
 
@@ -423,12 +380,7 @@ def _cell(value: Any) -> str:
 
 
 def _topic_discovery(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    values = _records(
-        con,
-        "select config_id, run_id, status, is_config_changed, evp_query, "
-        "strftime(created_at at time zone 'UTC', '%Y-%m-%dT%H:%M:%SZ') as created "
-        "from analytics.topic_discovery_history order by config_id, created_at",
-    )
+    values = _records(con, "topic_discovery_runs")
     latest_query: dict[str, str] = {}
     for row in values:
         latest_query[row["config_id"]] = row["evp_query"] or ""
@@ -478,8 +430,8 @@ CHARTS: tuple[Chart, ...] = (
         "tokens per day and project",
         LANGSMITH,
         ("langsmith_daily_usage",),
-        _langsmith_daily(
-            "sum(total_tokens)",
+        _langsmith_per_day(
+            "langsmith_tokens_per_day",
             {"title": "tokens per day (LLM calls)", "axis": {"format": "~s"}},
             "LangSmith tokens per day and project",
         ),
@@ -490,8 +442,8 @@ CHARTS: tuple[Chart, ...] = (
         "cost per day and project",
         LANGSMITH,
         ("langsmith_daily_usage",),
-        _langsmith_daily(
-            "sum(cost_usd)",
+        _langsmith_per_day(
+            "langsmith_cost_per_day",
             {"title": "cost (USD per day)", "axis": {"format": "$,.2f"}},
             "LangSmith cost per day and project",
         ),

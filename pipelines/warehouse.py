@@ -295,7 +295,9 @@ def has_any_table(con: duckdb.DuckDBPyConnection) -> bool:
     return bool(con.execute("select 1 from information_schema.tables limit 1").fetchall())
 
 
-def query(con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | None = None) -> tuple[list[str], list[tuple]]:
+def query(
+    con: duckdb.DuckDBPyConnection, sql: str, params: list[Any] | dict[str, Any] | None = None
+) -> tuple[list[str], list[tuple]]:
     """Column names and rows of one query on a DuckDB connection."""
     result = con.execute(sql, params or [])
     columns = [d[0] for d in result.description] if result.description else []

@@ -25,7 +25,7 @@ from sandbox import Sandbox
 
 BI = Path(__file__).resolve().parent / "bi"
 SUPERSET_STACK = ["duckdb==1.4.*", "duckdb-engine==0.17.*", "sqlalchemy==1.4.*", "pytz"]  # pandas brings pytz there
-VIEWS = sorted(p.stem for p in (BI.parent.parent / "sql").glob("*.sql"))
+VIEWS = sorted(p.stem for p in (BI.parent.parent / "sql" / "marts").glob("*.sql"))  # analytics: what BI tools read
 
 
 def analytics_views(db_path: Path) -> dict[str, tuple[list[str], int]]:

@@ -21,10 +21,12 @@ from sources.arrow_tables import parse_timestamp
 from tests.conftest import rows
 from tests.test_langsmith_sync import langsmith_settings
 
+MARTS = SQL_DIR / "marts"
+
 GRAINS = {
-    "langsmith_daily_usage": "usage_date, project_id, model_name",
+    "langsmith_daily_usage": "day, project_id, model_name",
     "langsmith_traces": "trace_id",
-    "langsmith_error_breakdown": "run_date, project_id, run_type, run_name",
+    "langsmith_error_breakdown": "day, project_id, run_type, run_name",
 }
 FLAT_TYPES = {"VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "DATE", "TIMESTAMP WITH TIME ZONE"}
 
@@ -42,9 +44,9 @@ def utc_date(value: str) -> date:
 
 
 def test_every_langsmith_view_has_a_grain_test() -> None:
-    assert {p.stem for p in SQL_DIR.glob("langsmith_*.sql")} == set(GRAINS)
+    assert {p.stem for p in MARTS.glob("langsmith_*.sql")} == set(GRAINS)
     for view in GRAINS:
-        assert (SQL_DIR / f"{view}.sql").read_text().startswith("-- Grain: one row per"), view
+        assert (MARTS / f"{view}.sql").read_text().startswith("-- Grain: one row per"), view
 
 
 @pytest.mark.parametrize(("view", "key"), GRAINS.items())
@@ -64,7 +66,7 @@ def test_views_have_flat_columns_and_transpile_to_postgres(synced: tuple[Path, l
     assert {t[0] for t in types} == set(GRAINS)
     assert [t for t in types if t[2] not in FLAT_TYPES] == []
     for view in GRAINS:
-        sql = (SQL_DIR / f"{view}.sql").read_text()
+        sql = (MARTS / f"{view}.sql").read_text()
         sqlglot.transpile(sql, read="duckdb", write="postgres", unsupported_level=ErrorLevel.RAISE)
 
 
@@ -78,7 +80,7 @@ def test_daily_usage_matches_truth(synced: tuple[Path, list[dict[str, Any]]]) ->
         r[:3]: r[3:]
         for r in rows(
             db,
-            "select usage_date, project_id, model_name, run_count, llm_call_count, prompt_tokens, completion_tokens, "
+            "select day, project_id, model_name, run_count, llm_call_count, prompt_tokens, completion_tokens, "
             "total_tokens, cost_usd, error_count, p50_latency_s, p95_latency_s from analytics.langsmith_daily_usage",
         )
     }
@@ -135,12 +137,12 @@ def test_error_breakdown_matches_truth(synced: tuple[Path, list[dict[str, Any]]]
     db, truth = synced
     groups: dict[tuple[Any, ...], list[dict[str, Any]]] = defaultdict(list)
     for run in truth:
-        groups[(utc_date(run["start_time"]), run["project_id"], run["run_type"], run["name"])].append(run)
+        groups[(utc_date(run["start_time"]), run["project_id"], run["run_type"].lower(), run["name"])].append(run)
     got = {
         r[:4]: r[4:]
         for r in rows(
             db,
-            "select run_date, project_id, run_type, run_name, run_count, error_count, latest_error_message "
+            "select day, project_id, run_type, run_name, run_count, error_count, latest_error_message "
             "from analytics.langsmith_error_breakdown",
         )
     }
@@ -153,3 +155,44 @@ def test_error_breakdown_matches_truth(synced: tuple[Path, list[dict[str, Any]]]
         assert (count, error_count) == (len(runs), len(errors)), key
         assert message in messages if errors else message is None
     assert sum(g[1] for g in got.values()) > 20
+
+
+# LangChain's ls_provider -> OpenTelemetry's well-known gen_ai.provider.name (written out here, apart from the view)
+OTEL_PROVIDERS = {"openai": "openai", "anthropic": "anthropic", "google_genai": "gcp.gemini", "ollama": "ollama"}
+
+
+def test_llm_calls_follow_the_opentelemetry_genai_conventions(synced: tuple[Path, list[dict[str, Any]]]) -> None:
+    db, truth = synced
+    calls = {r["id"]: r for r in truth if r["run_type"] == "LLM"}
+    got = {
+        r[0]: r[1:]
+        for r in rows(
+            db,
+            "select span_id, trace_id, parent_span_id, gen_ai_operation_name, gen_ai_provider_name, "
+            "gen_ai_request_model, gen_ai_usage_input_tokens, gen_ai_usage_output_tokens, "
+            "gen_ai_usage_cache_read_input_tokens, cost_usd, duration_s, error_type, gen_ai_conversation_id "
+            "from analytics.llm_calls",
+        )
+    }
+    assert got.keys() == calls.keys()
+    for span_id, run in calls.items():
+        metadata = run["metadata"]
+        cached = ((run.get("prompt_token_details") or {}).get("raw") or {}).get("cache_read")
+        error_type = run["error"].split("\n")[0].split("(")[0] if run["status"] == "ERROR" else None
+        assert got[span_id] == (
+            run["trace_id"],
+            run["parent_run_ids"][-1],  # the run it was called from: the last of its ancestors
+            "chat" if metadata.get("ls_model_type") == "chat" else None,
+            OTEL_PROVIDERS[metadata["ls_provider"]],
+            metadata.get("ls_model_name") or run["name"],
+            run.get("prompt_tokens"),  # cached tokens included, as LangChain and the conventions count them
+            run.get("completion_tokens"),
+            cached,
+            run.get("total_cost"),
+            run.get("latency_seconds"),
+            error_type,
+            run.get("thread_id"),
+        ), span_id
+    assert sum(1 for g in got.values() if g[7]) > 50 and all(g[5] >= (g[7] or 0) for g in got.values() if g[5])
+    assert {g[3] for g in got.values()} == set(OTEL_PROVIDERS.values())
+    assert any(g[11] for g in got.values())

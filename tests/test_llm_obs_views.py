@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -34,9 +34,8 @@ def synced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
         return db, box.llm_obs.truth(), box.patterns.truth()
 
 
-def _day(stamp: str) -> datetime:
-    moment = datetime.fromisoformat(stamp).astimezone(UTC)
-    return moment.replace(hour=0, minute=0, second=0, microsecond=0)
+def _day(stamp: str) -> date:
+    return datetime.fromisoformat(stamp).astimezone(UTC).date()
 
 
 def test_experiment_overview(synced: tuple[Path, dict, dict]) -> None:
@@ -91,7 +90,7 @@ def test_dataset_growth(synced: tuple[Path, dict, dict]) -> None:
     db, truth, _ = synced
     added = Counter((r["dataset_id"], _day(r["created_at"])) for r in truth["dataset_records"])
     got = {
-        (d, day.astimezone(UTC)): (n, total)
+        (d, day): (n, total)
         for d, day, n, total in rows(
             db, "select dataset_id, day, records_added, records_total from analytics.llmobs_dataset_growth"
         )

@@ -70,16 +70,21 @@ def _fetch(cursor: Any, json_columns: set[str], json_text: bool) -> tuple[list[s
     return [names[i] for i in keep], rows
 
 
-def duckdb_rows(db: Path, sql: str, json_columns: set[str] = frozenset()) -> tuple[list[str], set[tuple]]:
+def duckdb_rows(
+    db: Path, sql: str, json_columns: set[str] = frozenset(), time_zone: str = "UTC"
+) -> tuple[list[str], set[tuple]]:
     con = duckdb.connect(str(db), read_only=True)
     try:
+        con.execute(f"set TimeZone = '{time_zone}'")
         return _fetch(con.execute(sql), json_columns, json_text=True)
     finally:
         con.close()
 
 
-def postgres_rows(dsn: str, sql: str, json_columns: set[str] = frozenset()) -> tuple[list[str], set[tuple]]:
-    con = psycopg2.connect(dsn)
+def postgres_rows(
+    dsn: str, sql: str, json_columns: set[str] = frozenset(), time_zone: str = "UTC"
+) -> tuple[list[str], set[tuple]]:
+    con = psycopg2.connect(dsn, options=f"-c TimeZone={time_zone}")
     try:
         cur = con.cursor()
         cur.execute(sql)
@@ -145,25 +150,34 @@ def test_full_and_incremental_syncs_equal_duckdb(box: Sandbox, database: str, tm
     assert_same_tables(duck, database)
 
 
-def test_every_view_returns_the_same_rows(box: Sandbox, database: str, tmp_path: Path) -> None:
+def test_every_view_returns_the_same_rows_in_every_time_zone(box: Sandbox, database: str, tmp_path: Path) -> None:
+    """Every view, staging and marts, on both destinations, read with the session's time zone set to
+    UTC, Los Angeles and Tokyo: the same rows as DuckDB in UTC (UTC days, the same instants)."""
     duck = tmp_path / "reference.duckdb"
     settings = sandbox_settings(box)
     sync(duck, settings=settings)
     sync(duck, settings=settings, destination="postgres")
 
     for view in view_names():
-        d_cols, d_rows = duckdb_rows(duck, f"select * from analytics.{view}")
-        p_cols, p_rows = postgres_rows(database, f"select * from analytics.{view}")
-        assert d_cols == p_cols, view
-        assert d_rows and len(d_rows) == len(p_rows), view
-        # Aggregates over doubles (percentiles, sums) may differ in the last bits between engines.
-        for d_row, p_row in zip(_ordered(d_rows), _ordered(p_rows), strict=True):
-            assert len(d_row) == len(p_row)
-            for column, d_value, p_value in zip(d_cols, d_row, p_row, strict=True):
-                if isinstance(d_value, float) and isinstance(p_value, float):
-                    assert math.isclose(d_value, p_value, rel_tol=1e-9, abs_tol=1e-6), (view, column, d_row, p_row)
-                else:
-                    assert d_value == p_value, (view, column, d_row, p_row)
+        d_cols, d_rows = duckdb_rows(duck, f"select * from {view}")
+        assert d_rows, view
+        for zone in ("UTC", "America/Los_Angeles", "Asia/Tokyo"):
+            for cols, got in (duckdb_rows(duck, f"select * from {view}", time_zone=zone),
+                              postgres_rows(database, f"select * from {view}", time_zone=zone)):  # fmt: skip
+                assert cols == d_cols, (view, zone)
+                _assert_same_rows(view, d_cols, d_rows, got)
+
+
+def _assert_same_rows(view: str, columns: list[str], want: set[tuple], got: set[tuple]) -> None:
+    assert len(want) == len(got), view
+    # Aggregates over doubles (percentiles, sums) may differ in the last bits between engines.
+    for w_row, g_row in zip(_ordered(want), _ordered(got), strict=True):
+        assert len(w_row) == len(g_row)
+        for column, w_value, g_value in zip(columns, w_row, g_row, strict=True):
+            if isinstance(w_value, float) and isinstance(g_value, float):
+                assert math.isclose(w_value, g_value, rel_tol=1e-9, abs_tol=1e-6), (view, column, w_row, g_row)
+            else:
+                assert w_value == g_value, (view, column, w_row, g_row)
 
 
 def test_status_and_sql_work_against_postgres(box: Sandbox, database: str, server: PostgresServer) -> None:

@@ -185,7 +185,7 @@ def test_empty_views_and_empty_files_say_no_data(tmp_path: Path) -> None:
     con.execute("create schema analytics")
     con.execute(
         "create view analytics.model_lab_run_summary as "
-        "select 'completed' as status, now() as created_at, false as is_deleted where false"
+        "select 'completed' as status, current_date as created_date, false as is_deleted where false"
     )
     con.close()
     summary = write_report(db, tmp_path / "b.html")

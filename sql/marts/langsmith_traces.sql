@@ -3,38 +3,13 @@
 -- duration, tokens and cost (a root run carries the sums of its whole trace), how many runs and
 -- model calls the trace made, and its rank by duration and by cost (1 = slowest / most expensive;
 -- traces still running rank last by duration).
-with runs as (
-    select
-        id,
-        trace_id,
-        project_id,
-        thread_id,
-        name,
-        run_type,
-        status,
-        is_root,
-        start_time,
-        end_time,
-        latency_seconds,
-        prompt_tokens,
-        completion_tokens,
-        total_tokens,
-        total_cost
-    from langsmith.runs
-),
-
-roots as (
-    select * from runs
-    where is_root
-),
-
-trace_runs as (
+with trace_runs as (
     select
         trace_id,
         count(*) as run_count,
-        count(*) filter (where lower(run_type) = 'llm') as llm_call_count,
-        count(*) filter (where lower(status) = 'error') as error_run_count
-    from runs
+        count(*) filter (where is_llm_call) as llm_call_count,
+        count(*) filter (where is_error) as error_run_count
+    from staging.langsmith_runs
     group by trace_id
 ),
 
@@ -43,21 +18,23 @@ traces as (
         roots.trace_id,
         roots.project_id,
         roots.thread_id,
-        roots.name as root_run_name,
+        roots.run_name as root_run_name,
         roots.status,
-        lower(roots.status) = 'error' as is_error,
-        roots.start_time as started_at,
-        roots.end_time as ended_at,
-        roots.latency_seconds as duration_s,
+        roots.is_error,
+        roots.started_at,
+        roots.ended_at,
+        roots.started_date,
+        roots.latency_s as duration_s,
         trace_runs.run_count,
         trace_runs.llm_call_count,
         trace_runs.error_run_count,
         roots.prompt_tokens,
         roots.completion_tokens,
         roots.total_tokens,
-        roots.total_cost as cost_usd
-    from roots
+        roots.cost_usd
+    from staging.langsmith_runs as roots
     inner join trace_runs on trace_runs.trace_id = roots.trace_id
+    where roots.is_root
 )
 
 select
@@ -69,6 +46,7 @@ select
     is_error,
     started_at,
     ended_at,
+    started_date,
     duration_s,
     run_count,
     llm_call_count,

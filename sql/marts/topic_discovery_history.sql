@@ -1,11 +1,7 @@
 -- Grain: one row per topic-discovery run.
 -- Answers: when each configuration ran, how long it took, and what changed in its configuration since
 -- the run before (changed_fields lists the snapshot fields that differ; empty when nothing changed).
-with runs as (
-    select * from datadog.topic_discovery_runs
-),
-
-ordered as (
+with ordered as (
     select
         *,
         row_number() over by_config as run_number,
@@ -16,8 +12,8 @@ ordered as (
         lag(model_name) over by_config as previous_model_name,
         lag(integration_provider) over by_config as previous_integration_provider,
         lag(account_id) over by_config as previous_account_id
-    from runs
-    window by_config as (partition by config_id order by created_at, id)
+    from staging.topic_discovery_runs
+    window by_config as (partition by config_id order by created_at, run_id)
 ),
 
 changes as (
@@ -44,12 +40,13 @@ changes as (
 
 select
     config_id,
-    id as run_id,
+    run_id,
     run_number,
     status,
     created_at,
     completed_at,
-    date_part('epoch', completed_at - created_at) as duration_s,
+    created_date,
+    duration_s,
     evp_query,
     hierarchy_depth,
     num_records,
