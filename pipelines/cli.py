@@ -363,6 +363,36 @@ def report(
         out.print(f"Report written to {summary.path.resolve()}", highlight=False, soft_wrap=True)
 
 
+dashboards_app = typer.Typer(help="Ready dashboards over a published file, for BI tools.", no_args_is_help=True)
+app.add_typer(dashboards_app, name="dashboards")
+
+
+@dashboards_app.command("superset")
+def dashboards_superset(
+    db: Annotated[
+        Path, typer.Option("--db", help="The published DuckDB file the dashboards read (read-only).", show_default=True)
+    ] = Path("runyard-bi.duckdb"),
+    out_path: Annotated[Path, typer.Option("--out", help="Import bundle to write.", show_default=True)] = Path(
+        "runyard-superset.zip"
+    ),
+    debug: DebugOption = False,
+) -> None:
+    """Write a Superset import bundle: one dashboard per area, every chart on an analytics view."""
+    _setup_logging(debug)
+    with _errors(debug):
+        from pipelines.dashboards import write_bundle
+
+        written = write_bundle(db, out_path)
+        for title, chart_titles in written.items():
+            out.print(f"[green]{title}[/]: {len(chart_titles)} charts", highlight=False)
+        out.print(
+            f"Wrote {out_path.resolve()} (its database reads {db.resolve()}, read-only). Import it with "
+            f"`superset import-dashboards -p {out_path} -u admin`, or in Superset: Dashboards, Import.",
+            highlight=False,
+            soft_wrap=True,
+        )
+
+
 def _warehouse(db: Path, destination: str | None) -> Any:
     from pipelines.destinations import open_warehouse
     from pipelines.settings import destination_name

@@ -19,6 +19,7 @@ previous definition, and the views built on it are left as they were.
 
 from __future__ import annotations
 
+import functools
 import graphlib
 import hashlib
 import json
@@ -179,7 +180,6 @@ def apply_views(session: Session) -> Applied:
     for schema in LAYERS.values():
         session.execute(f"create schema if not exists {schema}")
     columns = _columns(session)
-    selectable = _selectable_columns()
     applied = Applied()
     for view, got in build_order(files):
         name = view.qualified
@@ -190,7 +190,7 @@ def apply_views(session: Session) -> Applied:
         if refused:
             applied.kept[name] = f"not rebuilt: it reads {refused}, which the database refused"
             continue
-        reason = _waits_for(got, columns, selectable, applied.waiting, ours)
+        reason = _waits_for(got, columns, applied.waiting, ours)
         if reason:
             applied.waiting[name] = reason
             session.execute(f"drop view if exists {name} cascade")
@@ -225,21 +225,20 @@ def _columns(session: Session) -> dict[str, set[str]]:
     return columns
 
 
-def _selectable_columns() -> dict[str, tuple[str, frozenset[str]]]:
-    """Raw tables whose columns a setting chooses: a view naming a column left out waits for it
-    (and says which setting adds it) instead of failing. {table: (setting, every column it can have)}."""
-    from sources.langsmith.settings import SELECT_TOKENS  # its package imports dlt: only when views are made
-
-    return {"langsmith.runs": ("SOURCES__LANGSMITH__SELECTS", frozenset(t.lower() for t in SELECT_TOKENS))}
+# Raw tables whose columns a setting chooses: a view naming a column left out waits for it (and
+# says which setting adds it) instead of failing.
+SELECTABLE = {"langsmith.runs": "SOURCES__LANGSMITH__SELECTS"}
 
 
-def _waits_for(
-    got: Reads,
-    columns: dict[str, set[str]],
-    selectable: dict[str, tuple[str, frozenset[str]]],
-    waiting: dict[str, str],
-    ours: set[str],
-) -> str | None:
+@functools.cache
+def _selectable_columns(table: str) -> frozenset[str]:
+    """Every column ``table`` can have; imported only when such a table is there (its package imports dlt)."""
+    from sources.langsmith.settings import SELECT_TOKENS
+
+    return frozenset(t.lower() for t in SELECT_TOKENS) if table == "langsmith.runs" else frozenset()
+
+
+def _waits_for(got: Reads, columns: dict[str, set[str]], waiting: dict[str, str], ours: set[str]) -> str | None:
     """Why a view cannot be made yet: a table not written yet, a column the selects leave out, or
     a view that is waiting itself. None when it can be made."""
     for table in sorted(got.tables):
@@ -249,11 +248,10 @@ def _waits_for(
             continue
         if table not in columns:
             return f"waiting for {table}: its source has not been synced yet"
-        if table in selectable:
-            setting, known = selectable[table]
-            absent = sorted((got.columns & known) - columns[table])
+        if table in SELECTABLE:
+            absent = sorted((got.columns & _selectable_columns(table)) - columns[table])
             if absent:
-                return f"{table} has no {', '.join(absent)}: add {', '.join(absent).upper()} to {setting}"
+                return f"{table} has no {', '.join(absent)}: add {', '.join(absent).upper()} to {SELECTABLE[table]}"
     return None
 
 

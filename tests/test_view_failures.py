@@ -9,9 +9,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from pipelines.sync import sync
+from pipelines.views import reads, view_files
 from sandbox import Sandbox
 from tests.conftest import REPO, rows, run_cli
 from tests.test_cli import sandbox_env
+from tests.test_langsmith_sync import VIEW_SELECTS, langsmith_settings
 
 BROKEN = "sql/marts/model_lab_run_summary.sql"
 
@@ -92,3 +95,23 @@ def test_a_view_built_on_a_refused_view_is_left_as_it_was(sandbox: Sandbox, tmp_
     assert definition(db, "analytics.model_lab_metric_leaderboard") == leaderboard
     status = " ".join(run_cli("status", "--db", str(db), cwd=tree).stdout.split())
     assert "not rebuilt: it reads analytics.model_lab_metrics_long" in status
+
+
+def test_a_view_needing_a_langsmith_column_not_selected_waits_and_names_the_select(tmp_path: Path) -> None:
+    db = tmp_path / "w.duckdb"
+    selects = tuple(s for s in VIEW_SELECTS if s != "PROMPT_TOKEN_DETAILS")
+    with Sandbox(model_lab_runs=10, langsmith_runs=200) as box:
+        sync(db, ["langsmith"], settings=langsmith_settings(box, selects=selects))  # no error: the view waits
+    [(state, detail)] = rows(
+        db, "select state, detail from _runyard.view_state where view_name = 'staging.langsmith_runs'"
+    )
+    assert (state, detail) == (
+        "waiting",
+        "langsmith.runs has no prompt_token_details: add PROMPT_TOKEN_DETAILS to SOURCES__LANGSMITH__SELECTS",
+    )
+    assert "staging.langsmith_runs" in run_cli("status", "--db", str(db)).stdout
+
+
+def test_the_view_selects_are_the_columns_the_staging_view_reads() -> None:
+    [view] = [v for v in view_files() if v.qualified == "staging.langsmith_runs"]
+    assert {s.lower() for s in VIEW_SELECTS} == reads(view.path.read_text()).columns | {"id"}
