@@ -193,7 +193,8 @@ def apply_views(session: Session) -> Applied:
         reason = _waits_for(got, columns, applied.waiting, ours)
         if reason:
             applied.waiting[name] = reason
-            session.execute(f"drop view if exists {name} cascade")
+            if name in columns:  # made by an earlier sync
+                session.execute(f"drop view if exists {name} cascade")
             continue
         try:
             _create(session, name, transpile(view.path.read_text(), session.dialect))
@@ -213,8 +214,8 @@ def apply_views(session: Session) -> Applied:
 
 
 def _columns(session: Session) -> dict[str, set[str]]:
-    """Every table's (and view's) columns outside runyard's own view schemas, by qualified name."""
-    skipped = ", ".join(f"'{s}'" for s in (*LAYERS.values(), "information_schema", "pg_catalog"))
+    """Every table's and view's columns, by qualified name."""
+    skipped = "'information_schema', 'pg_catalog'"
     _, rows = session.query(
         "select table_schema, table_name, column_name from information_schema.columns "
         f"where table_schema not in ({skipped})"
