@@ -52,7 +52,7 @@ class ViewFile:
 
     @property
     def relative(self) -> str:
-        return str(self.path.relative_to(ROOT))
+        return str(self.path.relative_to(ROOT)) if self.path.is_relative_to(ROOT) else str(self.path)
 
     def header(self, label: str) -> str:
         """The text of the ``-- Grain:`` or ``-- Answers:`` comment, continuation lines joined."""
@@ -131,7 +131,13 @@ def build_order(files: list[ViewFile]) -> list[tuple[ViewFile, Reads | ValueErro
         name: ({t for t in got.tables if t in by_name} if isinstance(got, Reads) else set())
         for name, got in parsed.items()
     }
-    return [(by_name[name], parsed[name]) for name in graphlib.TopologicalSorter(graph).static_order()]
+    try:
+        order = list(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as exc:
+        files_in_cycle = ", ".join(by_name[name].relative for name in dict.fromkeys(exc.args[1]))
+        raise ViewError("views", f"the views read each other in a circle: {files_in_cycle}",
+                        "Make one of them read the raw or staging tables instead.") from None  # fmt: skip
+    return [(by_name[name], parsed[name]) for name in order]
 
 
 @dataclass

@@ -12,7 +12,7 @@ import duckdb
 import pytest
 
 from pipelines.sync import sync
-from pipelines.views import Reads, build_order, readme_section, view_files, view_names
+from pipelines.views import Reads, ViewError, ViewFile, build_order, readme_section, view_files, view_names
 from sandbox import Sandbox
 from tests.conftest import REPO, TABLES, rows, settings_for
 from tests.view_checks import ENUMS, KEYS, STAGED, TOTALS, failures
@@ -201,3 +201,12 @@ def test_the_readme_lists_every_view_as_its_file_describes_it() -> None:
     readme = (REPO / "README.md").read_text()
     listed = readme.split("<!-- views: ", 1)[1].split("\n", 1)[1].split("<!-- /views -->", 1)[0].strip()
     assert listed == readme_section(), "the README's list of views is stale: run `uv run python -m pipelines.views`"
+
+
+def test_views_that_read_each_other_in_a_circle_are_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "a.sql").write_text("select * from analytics.b")
+    (tmp_path / "b.sql").write_text("select * from analytics.a")
+    files = [ViewFile("analytics", name, tmp_path / f"{name}.sql") for name in ("a", "b")]
+    with pytest.raises(ViewError, match="read each other in a circle") as refused:
+        build_order(files)
+    assert str(tmp_path / "a.sql") in refused.value.cause and str(tmp_path / "b.sql") in refused.value.cause
