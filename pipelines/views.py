@@ -50,13 +50,18 @@ class ViewFile:
     def qualified(self) -> str:
         return f"{self.schema}.{self.name}"
 
+    @functools.cached_property
+    def sql(self) -> str:
+        """The file's text, read once."""
+        return self.path.read_text()
+
     @property
     def relative(self) -> str:
         return str(self.path.relative_to(ROOT)) if self.path.is_relative_to(ROOT) else str(self.path)
 
     def header(self, label: str) -> str:
         """The text of the ``-- Grain:`` or ``-- Answers:`` comment, continuation lines joined."""
-        lines = self.path.read_text().splitlines()
+        lines = self.sql.splitlines()
         found: list[str] = []
         for line in lines:
             if not line.startswith("--"):
@@ -124,7 +129,7 @@ def build_order(files: list[ViewFile]) -> list[tuple[ViewFile, Reads | ValueErro
     parsed: dict[str, Reads | ValueError] = {}
     for view in files:
         try:
-            parsed[view.qualified] = reads(view.path.read_text())
+            parsed[view.qualified] = reads(view.sql)
         except (ValueError, sqlglot.errors.SqlglotError) as exc:
             parsed[view.qualified] = exc if isinstance(exc, ValueError) else ValueError(str(exc))
     graph = {
@@ -158,30 +163,31 @@ class ViewError(SyncError):
 def apply_views_if_changed(session: Session) -> Applied | None:
     """``apply_views`` unless nothing the views are built from changed since they were last made:
     their SQL, and every column of every table and view (a missing view or column counts)."""
-    if meta_value(session, "views") == _fingerprint(session):
+    files = view_files()
+    if meta_value(session, "views") == _fingerprint(session, files):
         return None
     try:
-        applied = apply_views(session)
+        applied = apply_views(session, files)
     except ViewError:
         set_meta(session, {"views": "refused"})  # the next sync tries again, even with nothing new
         raise
-    set_meta(session, {"views": _fingerprint(session)})
+    set_meta(session, {"views": _fingerprint(session, files)})
     return applied
 
 
-def _fingerprint(session: Session) -> str:
+def _fingerprint(session: Session, files: list[ViewFile]) -> str:
     _, columns = session.query(
         "select table_schema, table_name, column_name, data_type from information_schema.columns "
         "where table_schema not like '%\\_staging' escape '\\' and table_schema not in "
         "('information_schema', 'pg_catalog', '_runyard') order by 1, 2, 3"
     )
-    sqls = [(view.relative, view.path.read_text()) for view in view_files()]
+    sqls = [(view.relative, view.sql) for view in files]
     return hashlib.sha1(json.dumps([sqls, [list(map(str, c)) for c in columns]]).encode()).hexdigest()
 
 
-def apply_views(session: Session) -> Applied:
+def apply_views(session: Session, files: list[ViewFile] | None = None) -> Applied:
     """(Re)create every view, in build order; raises ViewError naming each file the database refused."""
-    files = view_files()
+    files = view_files() if files is None else files
     ours = {view.qualified for view in files}
     for schema in LAYERS.values():
         session.execute(f"create schema if not exists {schema}")
@@ -203,7 +209,7 @@ def apply_views(session: Session) -> Applied:
                 session.execute(f"drop view if exists {name} cascade")
             continue
         try:
-            _create(session, name, transpile(view.path.read_text(), session.dialect))
+            _create(session, name, transpile(view.sql, session.dialect))
         except Exception as exc:  # whatever the database says is what the user needs to read
             applied.failed[name] = f"{view.relative}: {str(exc).strip()}"
             continue

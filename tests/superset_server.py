@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,7 +28,10 @@ from typing import Any
 
 import httpx
 
-REQUIREMENTS = ("apache-superset[duckdb]==6.1.0", "flask-caching<2.4", "rich", "cachetools", "playwright==1.65.3")
+# Playwright's pin is declared once, in pyproject.toml's superset-probe group.
+_PROBE = tuple(tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+               ["dependency-groups"]["superset-probe"])  # fmt: skip
+REQUIREMENTS = ("apache-superset[duckdb]==6.1.0", "flask-caching<2.4", "rich", "cachetools", *_PROBE)
 ENV = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "runyard-tests" / "superset-6.1.0"
 HERE = Path(__file__).resolve().parent / "superset"
 ADMIN = ("admin", "runyard-test-admin")
